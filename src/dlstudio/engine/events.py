@@ -1,0 +1,155 @@
+"""Events: the one channel from a running task to whoever watches it (CLI, GUI, tests).
+
+Each event is a plain dataclass that serialises to one JSON object with a `type` field, so it
+can cross a process boundary as a dict, be appended to `events.jsonl` and be printed by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe copy: NaN/inf become None, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class Event:
+    type: ClassVar[str] = "event"
+    time: float = field(default_factory=time.time, kw_only=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **_clean(asdict(self))}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False)
+
+
+@dataclass
+class SearchStarted(Event):
+    type: ClassVar[str] = "search_started"
+    project: str
+    template: str
+    objective: str
+    direction: str            # "max" or "min"
+    max_trials: int
+    time_limit: float | None
+    tuner: str
+    completed_trials: int = 0  # > 0 when a search is resumed
+
+
+@dataclass
+class TrialStarted(Event):
+    type: ClassVar[str] = "trial_started"
+    trial_id: str
+    number: int               # 1-based position in the search
+    max_trials: int
+    max_epochs: int
+    hyperparameters: dict[str, Any]
+
+
+@dataclass
+class EpochEnded(Event):
+    type: ClassVar[str] = "epoch_ended"
+    trial_id: str
+    epoch: int                # 1-based
+    max_epochs: int
+    logs: dict[str, float]    # every Keras log, e.g. loss, val_loss, val_auc
+
+
+@dataclass
+class TrialEnded(Event):
+    type: ClassVar[str] = "trial_ended"
+    trial_id: str
+    status: str               # "completed", "failed", "invalid"
+    score: float | None
+    hyperparameters: dict[str, Any]
+    seconds: float
+    epochs: int = 0
+    message: str = ""
+
+
+@dataclass
+class BestChanged(Event):
+    type: ClassVar[str] = "best_changed"
+    trial_id: str
+    score: float
+
+
+@dataclass
+class Log(Event):
+    type: ClassVar[str] = "log"
+    level: str                # "info", "warning", "error"
+    message: str
+
+
+@dataclass
+class SearchFinished(Event):
+    type: ClassVar[str] = "search_finished"
+    project: str
+    reason: str               # "budget", "time", "stopped"
+    best_trial_id: str | None
+    best_score: float | None
+    trials: int
+    metrics: dict[str, Any] = field(default_factory=dict)   # test-split metrics of the best model
+    export_dir: str | None = None
+
+
+@dataclass
+class SearchFailed(Event):
+    type: ClassVar[str] = "search_failed"
+    message: str              # for the user, plain language
+    traceback: str = ""       # for the log
+    user_error: bool = False  # True when the user can fix it (bad data or options)
+    project: str | None = None
+
+
+@dataclass
+class TaskFinished(Event):
+    """End of a task that is not a search (export, predict, probe)."""
+
+    type: ClassVar[str] = "task_finished"
+    task: str
+    result: dict[str, Any]
+
+
+@dataclass
+class TaskFailed(Event):
+    type: ClassVar[str] = "task_failed"
+    task: str
+    message: str
+    traceback: str = ""
+    user_error: bool = False
+
+
+FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "task_failed"})
+
+_BY_TYPE: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (SearchStarted, TrialStarted, EpochEnded, TrialEnded, BestChanged, Log,
+                SearchFinished, SearchFailed, TaskFinished, TaskFailed)
+}
+
+
+def from_dict(d: dict[str, Any]) -> Event:
+    """Rebuild an event from `Event.to_dict()` output (unknown keys are ignored)."""
+    cls = _BY_TYPE[d["type"]]
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def is_final(event: Event) -> bool:
+    return event.type in FINAL_TYPES

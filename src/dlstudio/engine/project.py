@@ -1,0 +1,245 @@
+"""The project folder: everything a user keeps, in files they can read, copy and reopen.
+
+    project.json      settings, schema, split, status, best trial   (human-readable, versioned)
+    data/             the split: train.csv, validation.csv, test.csv
+    search/           KerasTuner's own directory
+    events.jsonl      every event of every run, appended
+    models/           best.keras and evaluation.json
+    export/           SavedModel + model card, when exported
+    logs/dlstudio.log tracebacks of internal errors
+
+Writes are atomic (temporary file, then rename) and nothing is ever un-pickled.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dlstudio import __version__
+from dlstudio.engine.config import RunConfig
+from dlstudio.engine.errors import ConfigError
+from dlstudio.engine.events import Event
+from dlstudio.engine.schema import Role, Schema
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "validation", "test")
+
+
+class Status(StrEnum):
+    NEW = "new"
+    SEARCHING = "searching"
+    STOPPED = "stopped"          # stopped by the user or the time limit before the trial budget
+    FAILED = "failed"
+    FINISHED = "finished"        # search done, best model evaluated
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+class Project:
+    """A project folder on disk. Use `Project.create` or `Project.open`."""
+
+    def __init__(self, root: str | os.PathLike, meta: dict[str, Any]) -> None:
+        self.root = Path(root).resolve()
+        self.meta = meta
+
+    # -- paths --------------------------------------------------------------------------------
+    @property
+    def project_json(self) -> Path:
+        return self.root / "project.json"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def search_dir(self) -> Path:
+        return self.root / "search"
+
+    @property
+    def events_path(self) -> Path:
+        return self.root / "events.jsonl"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def best_model_path(self) -> Path:
+        return self.models_dir / "best.keras"
+
+    @property
+    def evaluation_path(self) -> Path:
+        return self.models_dir / "evaluation.json"
+
+    @property
+    def default_export_dir(self) -> Path:
+        return self.root / "export"
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "logs" / "dlstudio.log"
+
+    # -- life cycle ---------------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | os.PathLike, config: RunConfig) -> Project:
+        """Make a new project folder; refuse to touch a folder that holds anything else."""
+        root = Path(root)
+        if (root / "project.json").exists():
+            raise ConfigError(
+                f"The folder '{root}' already holds a DL Studio project. Continue it with "
+                f"'dlstudio resume {root}', or choose another folder."
+            )
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"'{root}' is a file, not a folder. Choose a folder for the project.")
+        if root.exists() and any(root.iterdir()):
+            raise ConfigError(
+                f"The folder '{root}' is not empty. Choose an empty or new folder for the project, "
+                "so that nothing in it is overwritten."
+            )
+        root.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "app_version": __version__,
+            "created": _now(),
+            "updated": _now(),
+            "status": str(Status.NEW),
+            "config": config.to_dict(),
+            "task": {},
+            "schema": None,
+            "split": {},
+            "best": None,
+            "export": None,
+        }
+        project = cls(root, meta)
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> Project:
+        root = Path(root)
+        path = root / "project.json"
+        if not path.is_file():
+            raise ConfigError(f"'{root}' is not a DL Studio project folder (it has no project.json).")
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"The project file '{path}' cannot be read: {exc}.") from exc
+        version = meta.get("format_version")
+        if not isinstance(version, int):
+            raise ConfigError(f"'{path}' is not a DL Studio project file (no format_version).")
+        if version > FORMAT_VERSION:
+            raise ConfigError(
+                f"This project was saved by a newer DL Studio (format {version}; this version "
+                f"reads up to {FORMAT_VERSION}). Update DL Studio to open it."
+            )
+        # Format 1 is the first; migrations from older formats go here.
+        return cls(root, meta)
+
+    def save(self) -> None:
+        self.meta["updated"] = _now()
+        atomic_write_json(self.project_json, self.meta)
+
+    # -- typed views of meta ------------------------------------------------------------------
+    @property
+    def config(self) -> RunConfig:
+        return RunConfig.from_dict(self.meta["config"])
+
+    @property
+    def status(self) -> Status:
+        return Status(self.meta["status"])
+
+    def set_status(self, status: Status) -> None:
+        self.meta["status"] = str(status)
+        self.save()
+
+    @property
+    def schema(self) -> Schema | None:
+        s = self.meta.get("schema")
+        return Schema.from_dict(s) if s else None
+
+    @property
+    def task(self) -> dict[str, Any]:
+        return self.meta.get("task") or {}
+
+    # -- data ---------------------------------------------------------------------------------
+    def save_split(self, parts: dict[str, pd.DataFrame]) -> None:
+        for name in SPLITS:
+            atomic_write_text(self.data_dir / f"{name}.csv", parts[name].to_csv(index=False))
+        self.meta["split"] = {
+            "seed": self.config.seed,
+            **{name: len(parts[name]) for name in SPLITS},
+            "files": {name: f"data/{name}.csv" for name in SPLITS},
+        }
+        self.save()
+
+    def has_split(self) -> bool:
+        return all((self.data_dir / f"{name}.csv").is_file() for name in SPLITS)
+
+    def load_split(self) -> dict[str, pd.DataFrame]:
+        """Read the saved split back with the dtypes of the schema (text stays text)."""
+        schema = self.schema
+        if schema is None:
+            raise ConfigError(f"The project '{self.root}' has no schema yet; run a search first.")
+        dtypes: dict[str, Any] = {}
+        for c in schema.columns:
+            if c.role in (Role.CATEGORICAL, Role.TEXT, Role.IGNORE):
+                dtypes[c.name] = str
+            elif c.role is Role.NUMERIC:
+                dtypes[c.name] = "float64"
+            elif c.role is Role.TARGET:
+                dtypes[c.name] = "float64" if self.task.get("type") == "regression" else str
+        return {
+            name: pd.read_csv(self.data_dir / f"{name}.csv", dtype=dtypes, keep_default_na=True)
+            for name in SPLITS
+        }
+
+    # -- events -------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> None:
+        # One short line per write with O_APPEND: a crash can lose at most the last line.
+        with open(self.events_path, "a", encoding="utf-8") as f:
+            f.write(event.to_json() + "\n")
+
+    def read_events(self) -> list[dict[str, Any]]:
+        if not self.events_path.is_file():
+            return []
+        out = []
+        for line in self.events_path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue   # a line cut by a crash
+        return out
+
+    def read_evaluation(self) -> dict[str, Any] | None:
+        if not self.evaluation_path.is_file():
+            return None
+        return json.loads(self.evaluation_path.read_text(encoding="utf-8"))
