@@ -148,7 +148,8 @@ class Project:
         root = Path(root)
         path = root / "project.json"
         if not path.is_file():
-            raise ConfigError(f"'{root}' is not a DL Studio project folder (it has no project.json).")
+            raise ConfigError(
+                f"'{root}' is not a DL Studio project folder (it has no project.json).")
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -1,0 +1,405 @@
+"""`dlstudio`: the desktop app with no arguments, headless sub-commands otherwise.
+
+    dlstudio templates [--json]
+    dlstudio inspect DATA [--json]
+    dlstudio run DATA --template NAME [options] [--json]
+    dlstudio resume PROJECT [--export DIR] [--json]
+    dlstudio export PROJECT DIR
+    dlstudio predict EXPORT_DIR DATA --output FILE.csv
+    dlstudio demo --screenshots DIR
+
+Exit codes: 0 success; 2 a problem with the user's input or options (one plain line on stderr);
+1 an internal error (the traceback goes to a log file, whose path is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dlstudio import __version__
+from dlstudio.engine.errors import UserError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:    # argparse would print usage and exit 2 itself
+        raise _UsageError(message)
+
+
+def user_log_path() -> Path:
+    base = Path(os.environ.get("DLSTUDIO_HOME", Path.home() / ".dlstudio"))
+    return base / "logs" / "dlstudio.log"
+
+
+def _log_internal(text: str, path: Path | None = None) -> Path:
+    path = path or user_log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
+    return path
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send stderr (TensorFlow's C++ start-up chatter) to the log while the engine works."""
+    path = user_log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _err(message: str) -> None:
+    print(f"dlstudio: {message}", file=sys.stderr)
+
+
+# -- templates / inspect ---------------------------------------------------------------
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from dlstudio.engine.templates import TEMPLATES
+    if args.json:
+        print(json.dumps([t.to_dict() for t in TEMPLATES.values()]))
+        return EXIT_OK
+    for t in TEMPLATES.values():
+        print(f"{t.name:24} {t.title}: {t.description}")
+        print(f"{'':24} optimises {t.objective}, reports {', '.join(t.report)}")
+    return EXIT_OK
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from dlstudio.engine import data
+    df = data.load_data(args.data)
+    target = args.target or data.guess_target(df, data.GENERIC_TARGET_HINTS)
+    schema = data.infer_schema(df, target=target)
+    if args.json:
+        print(json.dumps({
+            "rows": schema.rows,
+            "columns": [{"name": c.name, "role": str(c.role), "dtype": c.dtype,
+                         "missing": c.missing} for c in schema.columns],
+            "warnings": schema.warnings,
+        }))
+        return EXIT_OK
+    print(f"{schema.rows} rows, {len(schema.columns)} columns")
+    width = max(len(c.name) for c in schema.columns)
+    for c in schema.columns:
+        print(f"  {c.name:{width}}  {c.role!s:11}  {c.dtype:10}  missing {c.missing:<6} {c.reason}")
+    for w in schema.warnings:
+        print(f"warning: {w}")
+    return EXIT_OK
+
+
+# -- run / resume ----------------------------------------------------------------------
+
+class Progress:
+    """Human progress on stdout: one line per trial, a live bar on a terminal."""
+
+    def __init__(self, stream: Any = sys.stdout) -> None:
+        self.out = stream
+        self.tty = stream.isatty()
+        self.objective = ""
+        self.best: float | None = None
+        self.trial = ""
+
+    def __call__(self, event: Any) -> None:
+        kind = event.type
+        if kind == "search_started":
+            self.objective = event.objective
+            resumed = f", {event.completed_trials} done before" if event.completed_trials else ""
+            limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
+            self._line(f"Searching with {event.tuner} for the best {event.objective} "
+                       f"({event.max_trials} trials{limit}{resumed}). Project: {event.project}")
+        elif kind == "trial_started":
+            self.trial = f"Trial {event.number}/{event.max_trials}"
+            if self.tty:
+                self._bar(0, event.max_epochs, {})
+        elif kind == "epoch_ended" and self.tty:
+            self._bar(event.epoch, event.max_epochs, event.logs)
+        elif kind == "trial_ended":
+            score = "failed" if event.score is None else f"{self.objective} {event.score:.4f}"
+            if event.status != "completed" and event.message:
+                score += f" ({event.message})"
+            best = "" if self.best is None else f" | best {self.best:.4f}"
+            if event.score is not None and (self.best is None or event.trial_id):
+                pass
+            self._line(f"{self.trial}: {score} after {event.epochs} epochs, "
+                       f"{event.seconds:.0f} s{best}", clear=True)
+        elif kind == "best_changed":
+            self.best = event.score
+            self._line(f"  new best: {self.objective} {event.score:.4f}")
+        elif kind == "log" and event.level != "info":
+            self._line(f"{event.level}: {event.message}")
+        elif kind == "log":
+            self._line(event.message)
+
+    def _bar(self, epoch: int, total: int, logs: dict) -> None:
+        total = max(total, 1)
+        filled = int(20 * epoch / total)
+        metric = logs.get(self.objective)
+        shown = f" {self.objective} {metric:.4f}" if isinstance(metric, float) else ""
+        best = "" if self.best is None else f" | best {self.best:.4f}"
+        self.out.write(f"\r{self.trial} [{'#' * filled}{'.' * (20 - filled)}] "
+                       f"epoch {epoch}/{total}{shown}{best}\033[K")
+        self.out.flush()
+
+    def _line(self, text: str, clear: bool = False) -> None:
+        if self.tty:
+            self.out.write("\r\033[K")
+        self.out.write(text + "\n")
+        self.out.flush()
+
+
+def _run_worker(task: str, payload: dict[str, Any], as_json: bool) -> int:
+    from dlstudio.workers.process import WorkerProcess
+
+    worker = WorkerProcess(task, payload)
+    show = Progress() if not as_json else None
+    interrupted = 0
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted += 1
+        if interrupted == 1:
+            worker.request_stop()
+            if show:
+                show._line("Stopping after the current epoch (Ctrl+C again to stop now) ...")
+        else:
+            worker.terminate()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        worker.start()
+        final = None
+        for event in worker.iter_events():
+            if as_json:
+                sys.stdout.write(event.to_json() + "\n")
+                sys.stdout.flush()
+            else:
+                show(event)
+            final = event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        worker.terminate()
+    return _final_status(final, as_json)
+
+
+def _final_status(final: Any, as_json: bool) -> int:
+    if final is None:
+        return EXIT_INTERNAL
+    if final.type == "search_finished":
+        if not as_json:
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.metrics.items()
+                                if isinstance(v, float))
+            ended = {"budget": "Search finished", "time": "Time limit reached",
+                     "stopped": "Search stopped"}.get(final.reason, "Search ended")
+            print(f"{ended}: {final.trials} trials, best {final.best_score:.4f}.")
+            print(f"Test metrics of the best model: {metrics}")
+            print(f"Project: {final.project}")
+            if final.export_dir:
+                print(f"Exported (verified) to: {final.export_dir}")
+        return EXIT_OK
+    if final.type == "search_failed":
+        if final.user_error:
+            _err(final.message)
+            return EXIT_USER
+        log = None
+        if final.project and (Path(final.project) / "project.json").is_file():
+            log = Path(final.project) / "logs" / "dlstudio.log"
+        if final.traceback:
+            log = _log_internal(final.traceback, log)
+        _err(final.message if log is None or str(log) in final.message
+             else f"{final.message} (details in {log})")
+        return EXIT_INTERNAL
+    return EXIT_INTERNAL
+
+
+def _default_project(template: str) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path.cwd() / f"dlstudio-{template}-{stamp}"
+    n = 2
+    while path.exists():
+        path = Path.cwd() / f"dlstudio-{template}-{stamp}-{n}"
+        n += 1
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from dlstudio.engine.config import RunConfig
+    from dlstudio.engine.errors import ConfigError
+    from dlstudio.engine.templates import get_template
+
+    get_template(args.template)
+    if not Path(args.data).exists():
+        from dlstudio.engine.errors import DataError
+        raise DataError(f"The data file '{args.data}' does not exist.")
+    project = Path(args.project) if args.project else _default_project(args.template)
+    if (project / "project.json").exists():
+        raise ConfigError(
+            f"The folder '{project}' already holds a DL Studio project. Continue it with "
+            f"'dlstudio resume {project}', or choose another folder with --project.")
+    config = RunConfig(
+        data=str(Path(args.data).resolve()), template=args.template, project=str(project.resolve()),
+        target=args.target, text_column=args.text_column, positive_class=args.positive_class,
+        max_trials=args.max_trials, max_epochs=args.max_epochs, time_limit=args.time_limit,
+        tuner=args.tuner, seed=args.seed,
+        export=str(Path(args.export).resolve()) if args.export else None)
+    if not args.json and not args.project:
+        print(f"Project folder: {project}")
+    return _run_worker("run", config.to_dict(), args.json)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from dlstudio.engine.project import Project
+    Project.open(args.project)     # a ConfigError here is the user's (not a project folder)
+    payload = {"project": str(Path(args.project).resolve()),
+               "export": str(Path(args.export).resolve()) if args.export else None}
+    return _run_worker("resume", payload, args.json)
+
+
+# -- export / predict / demo -----------------------------------------------------------
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from dlstudio.engine import pipeline
+    from dlstudio.engine.project import Project
+    project = Project.open(args.project)
+    with _quiet_stderr():
+        result = pipeline.export_project(project, args.export_dir)
+    print(f"Exported (verified in a fresh process) to {result['export_dir']}")
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from dlstudio.engine import pipeline
+    with _quiet_stderr():
+        result = pipeline.predict_file(args.export_dir, args.data, args.output)
+    print(f"Wrote {result['rows']} rows with predictions to {result['output']}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from dlstudio.ui.demo import run_demo
+    report = run_demo(Path(args.screenshots), max_trials=args.max_trials,
+                      max_epochs=args.max_epochs)
+    print(json.dumps(report))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dlstudio.engine.config import TUNERS
+
+    p = _Parser(prog="dlstudio", description="DL Studio: from a CSV or a folder of texts to a "
+                "deployable TensorFlow model. Without a command, opens the desktop app.")
+    p.add_argument("--version", action="version", version=f"dlstudio {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    s = sub.add_parser("templates", help="list the task templates")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_templates)
+
+    s = sub.add_parser("inspect", help="show the inferred schema of a data file")
+    s.add_argument("data")
+    s.add_argument("--target", help="the column to predict (guessed if omitted)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_inspect)
+
+    s = sub.add_parser("run", help="search for a model, evaluate it and optionally export it")
+    s.add_argument("data", help="CSV/TSV file, or a folder with one sub-folder of .txt per class")
+    s.add_argument("--template", required=True)
+    s.add_argument("--target")
+    s.add_argument("--text-column")
+    s.add_argument("--positive-class")
+    s.add_argument("--max-trials", type=int)
+    s.add_argument("--max-epochs", type=int)
+    s.add_argument("--time-limit", type=float, metavar="SECONDS")
+    s.add_argument("--tuner", choices=TUNERS, default="bayesian")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--project", metavar="DIR")
+    s.add_argument("--export", metavar="DIR")
+    s.add_argument("--json", action="store_true", help="print events as JSON lines")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("resume", help="continue an interrupted search to its budget")
+    s.add_argument("project")
+    s.add_argument("--export", metavar="DIR")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_resume)
+
+    s = sub.add_parser("export", help="export a project's best model as a SavedModel")
+    s.add_argument("project")
+    s.add_argument("export_dir")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("predict", help="score a data file with an exported model")
+    s.add_argument("export_dir")
+    s.add_argument("data")
+    s.add_argument("--output", required=True, metavar="FILE.csv")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("demo", help="drive the app through the credit sample, with screenshots")
+    s.add_argument("--screenshots", required=True, metavar="DIR")
+    s.add_argument("--max-trials", type=int, default=2)
+    s.add_argument("--max-epochs", type=int, default=3)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def launch_gui(argv: list[str]) -> int:
+    try:
+        from dlstudio.ui.app import main as gui_main
+    except ImportError as exc:
+        _err(f"The desktop app cannot start ({exc}). See 'dlstudio --help' for the commands.")
+        return EXIT_INTERNAL
+    return gui_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (len(argv) == 1 and not argv[0].startswith("-")
+                    and argv[0] not in {"templates", "inspect", "run", "resume", "export",
+                                        "predict", "demo"}):
+        return launch_gui(argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            return launch_gui([])
+        return args.func(args)
+    except _UsageError as exc:
+        _err(str(exc))
+        return EXIT_USER
+    except UserError as exc:
+        _err(str(exc))
+        return EXIT_USER
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except Exception:
+        log = _log_internal(traceback.format_exc())
+        _err(f"internal error; details are in {log}")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Export: a SavedModel over raw columns, a model card beside it, verified in a fresh process.
+
+The `serving_default` signature takes one [N, 1] tensor per raw input column (string for
+categorical and text, float32 for numeric, NaN for a missing number) and returns
+`probabilities` [N, K] and `label` [N] (classification) or `prediction` [N, 1] (regression).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlstudio import __version__
+from dlstudio.engine.errors import ConfigError
+from dlstudio.engine.features import FeatureSpec
+from dlstudio.engine.project import atomic_write_json, atomic_write_text
+from dlstudio.engine.templates import TaskType
+from dlstudio.engine.tf import keras, tf
+
+MODEL_NAME = "dlstudio"
+VERIFY_TOLERANCE = 1e-5
+
+
+def serving_outputs(model: keras.Model, task: TaskType, classes: list[str],
+                    threshold: float | None):
+    """The function behind `serving_default`: raw inputs -> named outputs."""
+    class_names = tf.constant(classes) if classes else None
+
+    def serve(inputs: dict[str, Any]) -> dict[str, Any]:
+        out = model(inputs, training=False)
+        if task is TaskType.REGRESSION:
+            return {"prediction": out}
+        if task is TaskType.BINARY:
+            p = out[:, 0:1]
+            probs = tf.concat([1.0 - p, p], axis=1)
+            idx = tf.cast(p[:, 0] >= threshold, tf.int32)
+        else:
+            probs = out
+            idx = tf.argmax(out, axis=1, output_type=tf.int32)
+        return {"probabilities": probs, "label": tf.gather(class_names, idx)}
+
+    return serve
+
+
+def _input_signature(specs: list[FeatureSpec]) -> dict[str, tf.TensorSpec]:
+    return {s.key: tf.TensorSpec([None, 1], tf.float32 if s.dtype == "float32" else tf.string,
+                                 name=s.key) for s in specs}
+
+
+def _jsonable_inputs(arrays: dict[str, np.ndarray]) -> dict[str, list]:
+    out = {}
+    for k, v in arrays.items():
+        if v.dtype == object:
+            out[k] = [[str(x)] for x in v[:, 0]]
+        else:
+            out[k] = [[None if not np.isfinite(x) else float(x)] for x in v[:, 0]]
+    return out
+
+
+def inputs_from_json(data: dict[str, list], specs: list[dict]) -> dict[str, Any]:
+    """Tensors for the serving signature from JSON rows (None = missing number)."""
+    tensors = {}
+    for s in specs:
+        values = data[s["input"]]
+        if s["dtype"] == "float32":
+            arr = np.array([[np.nan if v[0] is None else v[0]] for v in values], dtype=np.float32)
+            tensors[s["input"]] = tf.constant(arr)
+        else:
+            tensors[s["input"]] = tf.constant([[str(v[0])] for v in values], dtype=tf.string)
+    return tensors
+
+
+def serving_examples(card: dict[str, Any], example: dict[str, list]) -> tuple[str, str]:
+    """A curl request for TensorFlow Serving and a Python snippet, for one example row."""
+    instance = {k: v[0] for k, v in example.items()}
+    body = json.dumps({"signature_name": "serving_default", "instances": [instance]})
+    curl = (
+        "# Serve the export folder with TensorFlow Serving (it expects a numbered version):\n"
+        f'docker run -p 8501:8501 -v "$PWD:/models/{MODEL_NAME}/1" '
+        f"-e MODEL_NAME={MODEL_NAME} tensorflow/serving\n\n"
+        f"curl -X POST http://localhost:8501/v1/models/{MODEL_NAME}:predict \\\n"
+        f"  -H 'Content-Type: application/json' \\\n  -d '{body}'\n"
+    )
+    args = []
+    for s in card["inputs"]:
+        value = example[s["input"]][0][0]
+        if s["dtype"] == "float32":
+            literal = "float('nan')" if value is None else repr(float(value))
+            args.append(f"    {s['input']!r}: tf.constant([[{literal}]], tf.float32),")
+        else:
+            args.append(f"    {s['input']!r}: tf.constant([[{str(value)!r}]]),")
+    python = (
+        "import tensorflow as tf\n\n"
+        'model = tf.saved_model.load("PATH/TO/EXPORT")\n'
+        'serve = model.signatures["serving_default"]\n'
+        "outputs = serve(**{\n" + "\n".join(args) + "\n})\n"
+        "print({k: v.numpy() for k, v in outputs.items()})\n"
+    )
+    return curl, python
+
+
+def model_card_markdown(card: dict[str, Any]) -> str:
+    lines = [f"# Model card: {card['name']}", "",
+             f"Made with DL Studio {card['versions']['dlstudio']} on {card['created']}, "
+             f"template **{card['template']['title']}** ({card['template']['name']}).", "",
+             "## What it predicts", ""]
+    if card["task"] == "regression":
+        lines.append(f"The number in column **{card['target']}**.")
+    else:
+        lines.append(f"Column **{card['target']}**, one of: "
+                     + ", ".join(f"`{c}`" for c in card["classes"]) + ".")
+        if card.get("threshold") is not None:
+            lines.append(f"A row is labelled `{card['positive_class']}` when its probability is at "
+                         f"least **{card['threshold']:.4f}** ({card['threshold_rule']}).")
+    lines += ["", "## Inputs (serving signature `serving_default`)", "",
+              "| column | input | type |", "|---|---|---|"]
+    for s in card["inputs"]:
+        lines.append(f"| {s['column']} | `{s['input']}` | {s['dtype']} [N, 1] |")
+    lines += ["", "Missing numbers: NaN. Missing categories or text: an empty string.", "",
+              "## Outputs", ""]
+    for k, v in card["outputs"].items():
+        lines.append(f"- `{k}`: {v}")
+    lines += ["", "## Test metrics", "",
+              f"On {card['data']['test']} held-out rows the search never saw:", "",
+              "| metric | value |", "|---|---|"]
+    for k, v in card["metrics"].items():
+        lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
+    lines += ["", "## Data", "",
+              f"{card['data']['rows']} rows from `{card['data']['source']}`: "
+              f"{card['data']['train']} to train, {card['data']['validation']} to validate, "
+              f"{card['data']['test']} to test (seed {card['data']['seed']}).", "",
+              "## Hyper-parameters of the chosen network", ""]
+    for k, v in card["hyperparameters"].items():
+        if not k.startswith("tuner/"):
+            lines.append(f"- {k}: {v}")
+    lines += ["", "## Versions", ""]
+    lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
+    lines += ["", "## Limits", "",
+              "The model learned from the rows above only. Check it on recent data before "
+              "relying on it, and watch for drift once it is in use.", ""]
+    return "\n".join(lines)
+
+
+def versions() -> dict[str, str]:
+    import keras_tuner
+    import sklearn
+    return {"dlstudio": __version__, "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__,
+            "keras_tuner": keras_tuner.__version__, "scikit_learn": sklearn.__version__}
+
+
+def _prepare_target(export_dir: Path) -> None:
+    if export_dir.exists():
+        if not export_dir.is_dir():
+            raise ConfigError(f"'{export_dir}' is a file; choose a folder to export to.")
+        if any(export_dir.iterdir()) and not (export_dir / "model_card.json").is_file():
+            raise ConfigError(
+                f"The folder '{export_dir}' is not empty and holds no earlier export. Choose an "
+                "empty or new folder so that nothing in it is overwritten.")
+
+
+def verify_in_fresh_process(export_dir: Path, card: dict[str, Any], inputs: dict[str, list],
+                            expected: dict[str, np.ndarray]) -> float:
+    """Reload the SavedModel in a new Python process and compare its outputs; returns the
+    largest absolute difference. Raises RuntimeError if they do not match."""
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
+        inp.write_text(json.dumps({"specs": card["inputs"], "inputs": inputs}))
+        proc = subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", str(export_dir),
+                               str(inp), str(out)], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"The exported model could not be reloaded:\n{proc.stderr[-4000:]}")
+        got = json.loads(out.read_text())
+    diff = 0.0
+    for key, want in expected.items():
+        if key == "label":
+            if [str(x) for x in want] != got[key]:
+                raise RuntimeError("The reloaded model predicts different labels.")
+            continue
+        diff = max(diff, float(np.max(np.abs(np.asarray(got[key], dtype=np.float64) - want))))
+    if not diff <= VERIFY_TOLERANCE:
+        raise RuntimeError(f"The reloaded model's outputs differ by {diff:g} "
+                           f"(more than {VERIFY_TOLERANCE:g}).")
+    return diff
+
+
+def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, Any],
+                 sample: dict[str, np.ndarray], export_dir: str | Path) -> dict[str, Any]:
+    """Export, write the model card and examples, verify in a fresh process, then move the
+    result into `export_dir` (replacing an earlier export there). Returns a summary."""
+    export_dir = Path(export_dir).resolve()
+    _prepare_target(export_dir)
+    task = TaskType(card["task"])
+    serve = serving_outputs(model, task, card["classes"], card.get("threshold"))
+    staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent
+                                    if export_dir.parent.exists() else None))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", tf.function(serve),
+                             input_signature=[_input_signature(specs)])
+        archive.write_out(str(staging), verbose=False)
+
+        expected = {k: v.numpy() for k, v in serve(
+            {k: tf.constant(v) for k, v in sample.items()}).items()}
+        if "label" in expected:
+            expected["label"] = np.array([x.decode() for x in expected["label"]])
+        sample_json = _jsonable_inputs(sample)
+        diff = verify_in_fresh_process(staging, card, sample_json, expected)
+        card = {**card, "verified": {"rows": len(next(iter(sample.values()))),
+                                     "max_abs_difference": diff}}
+        example = {k: v[:1] for k, v in sample_json.items()}
+        curl, python = serving_examples(card, example)
+        atomic_write_json(staging / "model_card.json", card)
+        atomic_write_text(staging / "model_card.md", model_card_markdown(card))
+        atomic_write_json(staging / "serving_example.json",
+                          {"signature_name": "serving_default",
+                           "instances": [{k: v[0] for k, v in example.items()}]})
+        atomic_write_text(staging / "serving_example.sh", curl)
+        atomic_write_text(staging / "serving_example.py", python)
+        if export_dir.exists():
+            old = export_dir.with_name(f".{export_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            export_dir.rename(old)
+            staging.rename(export_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            export_dir.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(staging), str(export_dir))
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return {
+        "export_dir": str(export_dir),
+        "model_card": str(export_dir / "model_card.json"),
+        "signature": signature_summary(card),
+        "curl_example": curl,
+        "python_example": python,
+        "verified_max_abs_difference": diff,
+    }
+
+
+def signature_summary(card: dict[str, Any]) -> dict[str, Any]:
+    inputs = {s["input"]: {"column": s["column"], "dtype": s["dtype"], "shape": [None, 1]}
+              for s in card["inputs"]}
+    if card["task"] == "regression":
+        outputs = {"prediction": {"dtype": "float32", "shape": [None, 1]}}
+    else:
+        outputs = {"probabilities": {"dtype": "float32", "shape": [None, len(card["classes"])]},
+                   "label": {"dtype": "string", "shape": [None]}}
+    return {"name": "serving_default", "inputs": inputs, "outputs": outputs}

@@ -1,0 +1,272 @@
+"""The searchable network: raw columns in, preprocessing inside, a dense head on top.
+
+Numeric columns are imputed (with a missing-value indicator) and normalised, categorical columns
+go through StringLookup (one-hot, or an embedding when there are many values), text columns
+through TextVectorization (a bag of n-grams or a 1-D convolution over word embeddings). All of
+it is built from statistics of the training rows only, and lives inside the model, so the model
+takes raw values and exports as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+
+from dlstudio.engine.features import FeatureSpec, to_arrays
+from dlstudio.engine.schema import Role
+from dlstudio.engine.templates import TaskType, Template
+from dlstudio.engine.tf import keras, tf
+
+ONE_HOT_MAX = 30          # categorical columns with more values get an embedding
+VOCAB_MAX = 1000          # most frequent categorical values kept; the rest share one OOV slot
+
+
+@keras.saving.register_keras_serializable(package="dlstudio")
+class NumericEncoder(keras.layers.Layer):
+    """[N, k] raw floats (NaN = missing) -> [N, 2k]: normalised values and missing flags.
+
+    Missing values are replaced by the training median before normalising, and a 0/1 flag per
+    column tells the network which values were missing.
+    """
+
+    def __init__(self, fill: list[float], mean: list[float], std: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.fill = [float(v) for v in fill]
+        self.mean = [float(v) for v in mean]
+        self.std = [float(v) for v in std]
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        missing = keras.ops.isnan(x)
+        filled = keras.ops.where(missing, keras.ops.convert_to_tensor(self.fill), x)
+        scaled = (filled - keras.ops.convert_to_tensor(self.mean)) / keras.ops.convert_to_tensor(
+            self.std)
+        return keras.ops.concatenate([scaled, keras.ops.cast(missing, "float32")], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 2 * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "fill": self.fill, "mean": self.mean, "std": self.std}
+
+
+@dataclass
+class TrainingStats:
+    """Everything the model's preprocessing learns, taken from the training rows only."""
+
+    specs: list[FeatureSpec]
+    task: TaskType
+    n_classes: int
+    class_counts: list[int] = field(default_factory=list)
+    numeric: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # fill, mean, std
+    vocab: dict[str, list[str]] = field(default_factory=dict)
+    texts: dict[str, np.ndarray] = field(default_factory=dict)
+    target_mean: float = 0.0
+    target_std: float = 1.0
+
+    @classmethod
+    def from_training(cls, train: pd.DataFrame, specs: list[FeatureSpec], y: np.ndarray,
+                      task: TaskType, n_classes: int) -> TrainingStats:
+        arrays = to_arrays(train, specs)
+        stats = cls(specs=specs, task=task, n_classes=n_classes)
+        for s in specs:
+            values = arrays[s.key][:, 0]
+            if s.role is Role.NUMERIC:
+                finite = values[np.isfinite(values)]
+                if finite.size == 0:
+                    finite = np.zeros(1, dtype=np.float32)
+                std = float(finite.std())
+                stats.numeric[s.key] = (float(np.median(finite)), float(finite.mean()),
+                                        std if std > 1e-12 else 1.0)
+            elif s.role is Role.CATEGORICAL:
+                counts = pd.Series(values).value_counts()
+                stats.vocab[s.key] = [str(v) for v in counts.index[:VOCAB_MAX]]
+            else:
+                stats.texts[s.key] = values.astype(str)
+        if task is TaskType.REGRESSION:
+            stats.target_mean = float(np.mean(y))
+            stats.target_std = float(np.std(y)) or 1.0
+        else:
+            stats.class_counts = np.bincount(y.astype(int), minlength=n_classes).tolist()
+        return stats
+
+    @property
+    def imbalance(self) -> float:
+        counts = [c for c in self.class_counts if c > 0]
+        return max(counts) / min(counts) if counts else 1.0
+
+
+def compile_metrics(task: TaskType) -> list:
+    if task is TaskType.BINARY:
+        return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
+    if task is TaskType.MULTICLASS:
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    return [keras.metrics.RootMeanSquaredError(name="rmse"),
+            keras.metrics.MeanAbsoluteError(name="mae")]
+
+
+class StudioHyperModel(kt.HyperModel):
+    """Builds one candidate network per set of hyper-parameters."""
+
+    def __init__(self, stats: TrainingStats, template: Template,
+                 space: dict[str, Any] | None = None, seed: int = 42) -> None:
+        super().__init__(name="dlstudio")
+        self.stats = stats
+        self.template = template
+        self.space = dict(space or {})
+        self.seed = seed
+        self._text_vocab: dict[tuple, list[str]] = {}
+
+    # -- search space -------------------------------------------------------------------------
+    def _units_choices(self) -> list[int]:
+        top = int(self.space.get("max_units", 256))
+        return [u for u in (16, 32, 64, 128, 256, 512) if u <= top] or [16]
+
+    def _text_architectures(self) -> list[str]:
+        archs = [a for a in self.space.get("text_architectures", ("bag", "cnn"))
+                 if a in ("bag", "cnn")]
+        return archs or ["bag"]
+
+    # -- building -----------------------------------------------------------------------------
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs: dict[str, Any] = {}
+        parts = []
+        specs = self.stats.specs
+        for s in specs:
+            inputs[s.key] = keras.Input(shape=(1,), dtype=s.dtype, name=s.key)
+
+        numeric = [s for s in specs if s.role is Role.NUMERIC]
+        if numeric:
+            x = (keras.layers.Concatenate(name="numeric_columns")([inputs[s.key] for s in numeric])
+                 if len(numeric) > 1 else inputs[numeric[0].key])
+            fill, mean, std = zip(*(self.stats.numeric[s.key] for s in numeric), strict=True)
+            parts.append(NumericEncoder(list(fill), list(mean), list(std), name="numeric")(x))
+
+        for s in specs:
+            if s.role is Role.CATEGORICAL:
+                parts.append(self._categorical(s, inputs[s.key]))
+
+        texts = [s for s in specs if s.role is Role.TEXT]
+        if texts:
+            arch = hp.Choice("text_model", self._text_architectures())
+            for s in texts:
+                parts.append(self._text(hp, arch, s, inputs[s.key]))
+
+        x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
+        text_task = self.template.modality == "text"
+        max_layers = int(self.space.get("max_layers", 2 if text_task else 3))
+        n_layers = hp.Int("layers", 0 if text_task else 1, max(1, max_layers))
+        max_dropout = float(self.space.get("max_dropout", 0.5))
+        batch_norm = hp.Boolean("batch_norm") if not text_task else False
+        for i in range(n_layers):
+            with hp.conditional_scope("layers", list(range(i + 1, max(1, max_layers) + 1))):
+                units = hp.Choice(f"units_{i}", self._units_choices())
+            x = keras.layers.Dense(units, use_bias=not batch_norm, name=f"dense_{i}")(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
+        dropout = hp.Float("dropout", 0.0, max_dropout, step=0.1) if max_dropout > 0 else 0.0
+        if dropout > 0:
+            x = keras.layers.Dropout(dropout, name="dropout")(x)
+        outputs = self._output(x)
+
+        model = keras.Model(inputs, outputs, name="dlstudio_model")
+        lr = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        loss = {TaskType.BINARY: "binary_crossentropy",
+                TaskType.MULTICLASS: "sparse_categorical_crossentropy",
+                TaskType.REGRESSION: "mean_squared_error"}[self.stats.task]
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss,
+                      metrics=compile_metrics(self.stats.task))
+        return model
+
+    def _categorical(self, s: FeatureSpec, x):
+        vocab = self.stats.vocab[s.key]
+        if len(vocab) <= ONE_HOT_MAX:
+            return keras.layers.StringLookup(vocabulary=vocab, output_mode="one_hot",
+                                             name=f"{s.key}_lookup")(x)
+        ids = keras.layers.StringLookup(vocabulary=vocab, name=f"{s.key}_lookup")(x)
+        dim = int(min(32, max(4, round(1.6 * len(vocab) ** 0.56))))
+        emb = keras.layers.Embedding(len(vocab) + 1, dim, name=f"{s.key}_embedding")(ids)
+        return keras.layers.Flatten(name=f"{s.key}_flat")(emb)
+
+    def _vocabulary(self, key: str, max_tokens: int, ngrams: int | None) -> list[str]:
+        # Adapting is the slow part of building a text model: do it once per setting.
+        cache_key = (key, max_tokens, ngrams)
+        if cache_key not in self._text_vocab:
+            layer = keras.layers.TextVectorization(max_tokens=max_tokens, ngrams=ngrams)
+            layer.adapt(tf.data.Dataset.from_tensor_slices(self.stats.texts[key]).batch(512))
+            self._text_vocab[cache_key] = [t for t in layer.get_vocabulary()
+                                           if t not in ("", "[UNK]")]
+        return self._text_vocab[cache_key]
+
+    def _text(self, hp: kt.HyperParameters, arch: str, s: FeatureSpec, x):
+        if arch == "bag":
+            with hp.conditional_scope("text_model", ["bag"]):
+                max_tokens = hp.Choice("bag_max_tokens", [5000, 20000])
+                ngrams = hp.Choice("bag_ngrams", [1, 2])
+            vocab = self._vocabulary(s.key, max_tokens, ngrams)
+            return keras.layers.TextVectorization(
+                vocabulary=vocab, ngrams=ngrams, output_mode="multi_hot",
+                name=f"{s.key}_ngrams")(x)
+        with hp.conditional_scope("text_model", ["cnn"]):
+            max_tokens = hp.Choice("cnn_max_tokens", [5000, 20000])
+            seq_len = hp.Choice("cnn_sequence_length", [100, 200, 400])
+            dim = hp.Choice("cnn_embedding_dim", [32, 64, 128])
+            filters = hp.Choice("cnn_filters", [64, 128])
+            kernel = hp.Choice("cnn_kernel_size", [3, 5])
+        vocab = self._vocabulary(s.key, max_tokens, None)
+        ids = keras.layers.TextVectorization(vocabulary=vocab, output_mode="int",
+                                             output_sequence_length=seq_len,
+                                             name=f"{s.key}_tokens")(x)
+        emb = keras.layers.Embedding(len(vocab) + 2, dim, name=f"{s.key}_embedding")(ids)
+        conv = keras.layers.Conv1D(filters, kernel, activation="relu", name=f"{s.key}_conv")(emb)
+        return keras.layers.GlobalMaxPooling1D(name=f"{s.key}_pool")(conv)
+
+    def _output(self, x):
+        task = self.stats.task
+        if task is TaskType.BINARY:
+            return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+        if task is TaskType.MULTICLASS:
+            return keras.layers.Dense(self.stats.n_classes, activation="softmax",
+                                      name="probabilities")(x)
+        x = keras.layers.Dense(1, name="standardised_prediction")(x)
+        return keras.layers.Rescaling(scale=self.stats.target_std, offset=self.stats.target_mean,
+                                      name="prediction")(x)
+
+    # -- training -----------------------------------------------------------------------------
+    def class_weight(self, hp: kt.HyperParameters) -> dict[int, float] | None:
+        if not (self.template.class_weighting and self.stats.task is not TaskType.REGRESSION
+                and self.stats.imbalance > 1.5):
+            return None
+        if hp.Choice("class_weight", ["none", "balanced"]) == "none":
+            return None
+        counts = np.asarray(self.stats.class_counts, dtype=float)
+        weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
+        return {i: float(w) for i, w in enumerate(weights)}
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x, validation_data=None, **kwargs):
+        """`x` and `validation_data` are unbatched tf.data datasets of (inputs, target)."""
+        batch_size = hp.Choice("batch_size", [32, 64, 128, 256])
+        class_weight = self.class_weight(hp)
+        train = (x.shuffle(min(len(x), 10_000), seed=self.seed, reshuffle_each_iteration=True)
+                 .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+        val = validation_data.batch(1024).prefetch(tf.data.AUTOTUNE)
+        return model.fit(train, validation_data=val, class_weight=class_weight, **kwargs)
+
+
+def make_dataset(arrays: dict[str, np.ndarray], y: np.ndarray | None = None):
+    """An unbatched tf.data dataset over raw columns (strings as tf.string, not numpy objects)."""
+    features = {k: tf.constant(v) for k, v in arrays.items()}
+    if y is None:
+        return tf.data.Dataset.from_tensor_slices(features)
+    return tf.data.Dataset.from_tensor_slices((features, tf.constant(y)))
+
+
+def predict(model: keras.Model, arrays: dict[str, np.ndarray],
+            batch_size: int = 1024) -> np.ndarray:
+    """Model outputs for raw column arrays, as a float NumPy array."""
+    return model.predict(make_dataset(arrays).batch(batch_size), verbose=0)

@@ -1,0 +1,33 @@
+"""The one place the engine imports TensorFlow and Keras (quietly).
+
+Modules that need them do `from dlstudio.engine.tf import tf, keras`; everything else in the
+engine stays importable without TensorFlow, which keeps the GUI process light.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")      # no C++ info/warning chatter
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras
+import tensorflow as tf
+
+tf.get_logger().setLevel(logging.ERROR)
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+__all__ = ["keras", "tf"]
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs TensorFlow can use (empty on a CPU-only machine)."""
+    names = []
+    for device in tf.config.list_physical_devices("GPU"):
+        try:
+            details = tf.config.experimental.get_device_details(device)
+            names.append(details.get("device_name", device.name))
+        except Exception:   # details are optional; the device is what matters
+            names.append(device.name)
+    return names

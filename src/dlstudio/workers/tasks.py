@@ -1,0 +1,89 @@
+"""What runs inside the worker process: engine tasks behind one entry point.
+
+This module is imported in the child only (it pulls in TensorFlow through the engine).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+from dlstudio.engine.errors import UserError
+from dlstudio.engine.events import Event, SearchFailed, TaskFailed, TaskFinished
+
+SEARCH_TASKS = ("run", "resume")
+TASKS = (*SEARCH_TASKS, "export", "predict", "probe")
+
+
+class QueueReporter:
+    """Sends events to the parent as dicts; the stop flag is a multiprocessing.Event."""
+
+    def __init__(self, queue: Any, stop_flag: Any) -> None:
+        self.queue = queue
+        self.stop_flag = stop_flag
+
+    def report(self, event: Event) -> None:
+        self.queue.put(event.to_dict())
+
+    def should_stop(self) -> bool:
+        return self.stop_flag.is_set()
+
+
+def redirect_stderr(path: Path) -> None:
+    """Send this process's stderr (TensorFlow's C++ chatter included) to a log file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> None:
+    from dlstudio.engine import pipeline
+    from dlstudio.engine.config import RunConfig
+    from dlstudio.engine.project import Project
+
+    if task == "run":
+        config = RunConfig.from_dict(payload)
+        pipeline.run(config, reporter,
+                     on_project=lambda p: redirect_stderr(p.root / "logs" / "worker.log"))
+    elif task == "resume":
+        redirect_stderr(Path(payload["project"]) / "logs" / "worker.log") \
+            if (Path(payload["project"]) / "project.json").is_file() else None
+        pipeline.resume(payload["project"], reporter, export=payload.get("export"))
+    elif task == "export":
+        project = Project.open(payload["project"])
+        result = pipeline.export_project(project, payload["export_dir"])
+        reporter.report(TaskFinished(task=task, result=result))
+    elif task == "predict":
+        result = pipeline.predict_file(payload["export_dir"], payload["data"], payload["output"])
+        reporter.report(TaskFinished(task=task, result=result))
+    elif task == "probe":
+        from dlstudio.engine.tf import gpu_names, tf
+        reporter.report(TaskFinished(task=task, result={"tensorflow": tf.__version__,
+                                                        "gpus": gpu_names()}))
+    else:
+        raise ValueError(f"unknown task {task!r}")
+
+
+def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any) -> None:
+    """Entry point of the spawned worker process: run one task, always end with a final event."""
+    warnings.filterwarnings("ignore")       # library warnings go nowhere useful for a user
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    reporter = QueueReporter(queue, stop_flag)
+    failed: type[Event] = SearchFailed if task in SEARCH_TASKS else TaskFailed
+    extra = {} if task in SEARCH_TASKS else {"task": task}
+    try:
+        run_task(task, payload, reporter)
+    except UserError as exc:
+        reporter.report(failed(message=str(exc), user_error=True, **extra))
+    except BaseException as exc:
+        reporter.report(failed(message=f"An internal error stopped the {task}: {exc}",
+                               traceback="".join(traceback.format_exception(exc)), **extra))
+    finally:
+        queue.close()
+        queue.join_thread()     # make sure the last event is flushed before the process exits
