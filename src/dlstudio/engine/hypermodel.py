@@ -54,6 +54,14 @@ class NumericEncoder(keras.layers.Layer):
         return {**super().get_config(), "fill": self.fill, "mean": self.mean, "std": self.std}
 
 
+@keras.saving.register_keras_serializable(package="dlstudio")
+class ToFloat(keras.layers.Layer):
+    """Casts to float32 (TextVectorization's multi-hot output is int64 in Keras 3)."""
+
+    def call(self, x):
+        return keras.ops.cast(x, "float32")
+
+
 @dataclass
 class TrainingStats:
     """Everything the model's preprocessing learns, taken from the training rows only."""
@@ -209,9 +217,10 @@ class StudioHyperModel(kt.HyperModel):
                 max_tokens = hp.Choice("bag_max_tokens", [5000, 20000])
                 ngrams = hp.Choice("bag_ngrams", [1, 2])
             vocab = self._vocabulary(s.key, max_tokens, ngrams)
-            return keras.layers.TextVectorization(
+            bag = keras.layers.TextVectorization(
                 vocabulary=vocab, ngrams=ngrams, output_mode="multi_hot",
                 name=f"{s.key}_ngrams")(x)
+            return ToFloat(name=f"{s.key}_bag")(bag)
         with hp.conditional_scope("text_model", ["cnn"]):
             max_tokens = hp.Choice("cnn_max_tokens", [5000, 20000])
             seq_len = hp.Choice("cnn_sequence_length", [100, 200, 400])

@@ -68,6 +68,7 @@ def resolve_task(df: pd.DataFrame, config: RunConfig, template: Template) -> tup
         raise DataError(
             "DL Studio could not tell which column to predict. Name it with --target "
             f"(columns: {', '.join(map(str, df.columns))}).")
+    data_mod.check_target(df, target, template.task)     # the target's problems come first
     schema = data_mod.infer_schema(df, target=target, text_column=config.text_column)
     if config.roles:
         unknown = [c for c in config.roles if c not in df.columns]
@@ -84,7 +85,6 @@ def resolve_task(df: pd.DataFrame, config: RunConfig, template: Template) -> tup
     if not schema.features:
         raise DataError("No column is left to learn from: every column other than the target "
                         "was set aside (identifiers, constants or mostly empty).")
-    data_mod.check_target(df, target, template.task)
     task: dict[str, Any] = {"template": template.name, "type": str(template.task),
                             "target": target, "text_columns": schema.names(Role.TEXT)}
     if template.task is TaskType.REGRESSION:

@@ -76,6 +76,15 @@ class EventCallback(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def _last_error_line(message: str | None) -> str:
+    """The line of a trial's traceback that says what went wrong."""
+    lines = [ln.strip() for ln in str(message or "").splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line.replace("\x1b[1m", "").replace("\x1b[0m", "")
+    return lines[-1] if lines else ""
+
+
 def _tuner_class(name: str) -> type[kt.Tuner]:
     return {"bayesian": kt.BayesianOptimization, "hyperband": kt.Hyperband,
             "random": kt.RandomSearch}[name]
@@ -110,9 +119,7 @@ def make_tuner(name: str, hypermodel: StudioHyperModel, template: Template, dire
             super().on_trial_end(trial)      # KerasTuner records the trial and saves its state
             score = trial.score
             status = str(trial.status).lower()
-            message = ""
-            if trial.message:
-                message = str(trial.message).strip().splitlines()[-1]
+            message = _last_error_line(trial.message)
             state.reporter.report(TrialEnded(
                 trial_id=trial.trial_id, status=status, score=score,
                 hyperparameters=dict(trial.hyperparameters.values),
@@ -167,7 +174,7 @@ def run_search(tuner: kt.Tuner, state: SearchState, train, validation, template:
     best = tuner.oracle.get_best_trials(1)
     if not completed:
         failed = [t for t in trials if t.message]
-        detail = str(failed[-1].message).strip().splitlines()[-1] if failed else ""
+        detail = _last_error_line(failed[-1].message) if failed else ""
         state.reporter.report(Log(level="error", message=f"No trial finished. {detail}".strip()))
     return SearchResult(
         tuner=tuner, reason=reason, completed=len(completed),

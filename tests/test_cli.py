@@ -1,0 +1,239 @@
+"""The `dlstudio` command line end to end, in fresh processes, on data the tests make."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import credit_frame
+
+TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
+
+
+def test_templates_json_lists_every_template(cli):
+    r = cli("templates", "--json")
+    assert r.code == 0, r.stderr
+    names = {t["name"] for t in json.loads(r.stdout)}
+    assert names == {"credit-scoring", "sentiment", "tabular-classification",
+                     "tabular-regression", "text-classification"}
+
+
+def test_inspect_json_reports_roles_and_warnings(cli, tmp_path):
+    df = credit_frame(100)
+    df.insert(0, "applicant_id", range(1000, 1100))
+    df["country"] = "NL"
+    df.to_csv(tmp_path / "c.csv", index=False)
+    r = cli("inspect", "c.csv", "--json")
+    assert r.code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["rows"] == 100
+    roles = {c["name"]: c["role"] for c in out["columns"]}
+    assert roles == {"applicant_id": "ignore", "Income": "numeric", "Age": "numeric",
+                     "Home": "categorical", "Status": "target", "country": "ignore"}
+    assert {"name", "role", "dtype", "missing"} <= set(out["columns"][0])
+    assert next(c for c in out["columns"] if c["name"] == "Income")["missing"] > 0
+    assert any("applicant_id" in w for w in out["warnings"])
+    assert any("country" in w for w in out["warnings"])
+
+
+def test_credit_scoring_end_to_end_with_json_events_export_and_predict(cli, tmp_path, credit_csv):
+    r = cli("run", credit_csv, "--template", "credit-scoring", *TINY, "--project", "proj",
+            "--export", "out", "--json")
+    assert r.code == 0, r.stderr
+    events = r.json_lines()      # every stdout line is one JSON event, nothing else
+    types = [e["type"] for e in events]
+    assert types[0] in ("log", "search_started") and types[-1] == "search_finished"
+    assert types.count("trial_started") == 2 and types.count("trial_ended") == 2
+    assert types.index("search_started") < types.index("trial_started") \
+        < types.index("epoch_ended") < types.index("trial_ended")
+    assert "best_changed" in types
+    epoch = next(e for e in events if e["type"] == "epoch_ended")
+    assert {"loss", "val_loss", "val_auc"} <= set(epoch["logs"])
+    final = events[-1]
+    assert final["reason"] == "budget" and final["trials"] == 2
+    assert 0.0 <= final["metrics"]["auc"] <= 1.0
+    assert final["metrics"]["gini"] == pytest.approx(2 * final["metrics"]["auc"] - 1)
+
+    project = tmp_path / "proj"
+    meta = json.loads((project / "project.json").read_text())
+    assert meta["format_version"] == 1 and meta["status"] == "finished"
+    assert meta["task"]["classes"] == ["good", "bad"]     # positive ("bad") class last
+    for name in ("train", "validation", "test"):
+        assert (project / "data" / f"{name}.csv").is_file()
+    assert (project / "models" / "best.keras").is_file()
+    assert (project / "search").is_dir()
+    logged = [json.loads(x)["type"] for x in (project / "events.jsonl").read_text().splitlines()]
+    assert logged[-1] == "search_finished" and logged.count("trial_ended") == 2
+
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["classes"] == ["good", "bad"] and card["positive_class"] == "bad"
+    assert 0.0 < card["threshold"] < 1.0
+    assert {(i["column"], i["dtype"]) for i in card["inputs"]} == {
+        ("Income", "float32"), ("Age", "float32"), ("Home", "string")}
+    assert card["verified"]["max_abs_difference"] <= 1e-5
+    assert {"tensorflow", "keras", "keras_tuner"} <= set(card["versions"])
+    assert (tmp_path / "out" / "model_card.md").read_text().startswith("# Model card")
+    assert (tmp_path / "out" / "saved_model.pb").is_file()
+
+    # predict (a fresh process loading the SavedModel) reproduces the in-memory test scores
+    test_rows = pd.read_csv(project / "data" / "test.csv").drop(columns=["Status"])
+    test_rows.to_csv(tmp_path / "new.csv", index=False)
+    r = cli("predict", "out", "new.csv", "--output", "scored.csv")
+    assert r.code == 0, r.stderr
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert list(scored.columns) == [*test_rows.columns, "predicted_label", "probability_good",
+                                    "probability_bad"]
+    evaluation = json.loads((project / "models" / "evaluation.json").read_text())
+    expected = np.array(evaluation["test"]["scores"])
+    np.testing.assert_allclose(scored[["probability_good", "probability_bad"]].to_numpy(),
+                               expected, atol=1e-5)
+    labels = np.where(expected[:, 1] >= card["threshold"], "bad", "good")
+    assert (scored["predicted_label"].to_numpy() == labels).all()
+
+
+def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
+    r = cli("run", reviews_csv, "--template", "sentiment", "--max-trials", "2", "--max-epochs",
+            "12", "--seed", "1", "--project", "p", "--export", "out")
+    assert r.code == 0, r.stderr
+    assert "Search finished" in r.stdout
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["inputs"] == [{"column": "review", "input": "review", "dtype": "string",
+                               "role": "text"}]
+    assert set(card["metrics"]) >= {"accuracy", "f1_macro"}
+    assert card["metrics"]["accuracy"] > 0.7      # the words decide the label: easy to learn
+    pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
+        .to_csv(tmp_path / "new.csv", index=False)
+    r = cli("predict", "out", "new.csv", "--output", "pred.csv")
+    assert r.code == 0, r.stderr
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert {"predicted_label", "probability_negative", "probability_positive"} <= set(pred)
+    np.testing.assert_allclose(pred[["probability_negative", "probability_positive"]].sum(1), 1,
+                               atol=1e-5)
+
+
+def test_text_classification_from_a_folder_of_texts(cli, tmp_path):
+    rng = np.random.default_rng(3)
+    topics = {"sport": "goal match team score player", "food": "bread soup taste recipe cook",
+              "tech": "laptop code screen battery chip"}
+    for topic, words in topics.items():
+        (tmp_path / "texts" / topic).mkdir(parents=True)
+        for i in range(30):
+            text = " ".join(rng.choice([*words.split(), "the", "a", "today"], 9))
+            (tmp_path / "texts" / topic / f"{i}.txt").write_text(text)
+    r = cli("run", "texts", "--template", "text-classification", *TINY, "--project", "p",
+            "--export", "out", "--json")
+    assert r.code == 0, r.stderr
+    final = r.json_lines()[-1]
+    assert final["type"] == "search_finished"
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["classes"] == ["food", "sport", "tech"] and card["target"] == "label"
+
+
+def test_tabular_classification_three_classes(cli, tmp_path):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(240, 2))
+    kind = np.where(x[:, 0] > 0.5, "A", np.where(x[:, 1] > 0, "B", "C"))
+    pd.DataFrame({"x1": x[:, 0], "x2": x[:, 1], "colour": rng.choice(["r", "g"], 240),
+                  "class": kind}).to_csv(tmp_path / "d.csv", index=False)
+    r = cli("run", "d.csv", "--template", "tabular-classification", *TINY, "--project", "p",
+            "--export", "out")
+    assert r.code == 0, r.stderr
+    evaluation = json.loads((tmp_path / "p" / "models" / "evaluation.json").read_text())
+    assert evaluation["classes"] == ["A", "B", "C"]
+    assert np.array(evaluation["confusion_matrix"]).shape == (3, 3)
+    assert {f["column"] for f in evaluation["feature_importance"]} == {"x1", "x2", "colour"}
+    assert evaluation["feature_importance"][-1]["column"] == "colour"   # pure noise
+
+
+def test_tabular_regression_reports_rmse_mae_r2_and_predicts_numbers(cli, tmp_path):
+    rng = np.random.default_rng(5)
+    size = rng.uniform(30, 200, 300)
+    rooms = rng.integers(1, 6, 300)
+    price = 2000 * size + 10000 * rooms + rng.normal(0, 5000, 300)
+    pd.DataFrame({"size": size, "rooms": rooms, "price": price}).to_csv(tmp_path / "h.csv",
+                                                                        index=False)
+    r = cli("run", "h.csv", "--template", "tabular-regression", "--target", "price", *TINY,
+            "--project", "p", "--export", "out", "--json")
+    assert r.code == 0, r.stderr
+    metrics = r.json_lines()[-1]["metrics"]
+    assert set(metrics) == {"rmse", "mae", "r2"}
+    pd.DataFrame({"size": [50.0, 150.0], "rooms": [1, 4]}).to_csv(tmp_path / "n.csv", index=False)
+    r = cli("predict", "out", "n.csv", "--output", "pred.csv")
+    assert r.code == 0, r.stderr
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert "prediction" in pred and pred["prediction"].iloc[1] > pred["prediction"].iloc[0]
+
+
+# -- a user's mistakes: exit code 2, one plain line on stderr, no traceback ------------------
+
+def _assert_user_error(r, *words: str) -> None:
+    assert r.code == 2, (r.code, r.stderr)
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
+    assert r.stderr.strip().count("\n") == 0, r.stderr
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(("content", "extra", "words"), [
+    ("", (), ["empty"]),
+    ("Income,Home,Status\n", (), ["no rows"]),
+    ("Income,Home\n" + "1,rent\n" * 30, ("--target", "Status"), ["Status"]),
+    ("Income,Status\n" + "".join(f"{i},good\n" for i in range(30)), (), ["only one value"]),
+    ("Income,Status\n" + "".join(f"{i},{'bad' if i % 5 == 0 else ''}\n" for i in range(40)), (),
+     ["empty"]),
+    ("Income,Status\n" + "".join(f"{i},{'bad' if i < 2 else 'good'}\n" for i in range(40)), (),
+     ["bad"]),
+], ids=["empty-file", "no-rows", "missing-target", "constant-target", "mostly-empty-target",
+        "too-few-per-class"])
+def test_data_errors_exit_2_with_a_plain_message(cli, tmp_path, content, extra, words):
+    path = _write(tmp_path, "d.csv", content)
+    r = cli("run", path, "--template", "credit-scoring", *extra, *TINY, "--project", "p")
+    _assert_user_error(r, *words)
+
+
+def test_unknown_template_and_missing_file_exit_2(cli, tmp_path, credit_csv):
+    _assert_user_error(cli("run", credit_csv, "--template", "nope"), "nope", "credit-scoring")
+    _assert_user_error(cli("run", "missing.csv", "--template", "sentiment"), "missing.csv")
+    _assert_user_error(cli("run", credit_csv), "--template")
+    _assert_user_error(cli("predict", tmp_path, credit_csv, "--output", "x.csv"), "export")
+
+
+def test_run_refuses_a_folder_that_holds_another_project(cli, tmp_path, credit_csv):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "project.json").write_text('{"format_version": 1}')
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--project", "p", *TINY)
+    _assert_user_error(r, "already holds", "resume")
+    assert (tmp_path / "p" / "project.json").read_text() == '{"format_version": 1}'
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "notes.txt").write_text("mine")
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--project", "q", *TINY)
+    _assert_user_error(r, "not empty")
+    assert (tmp_path / "q" / "notes.txt").read_text() == "mine"
+
+
+def test_predict_names_the_columns_the_data_lacks(cli, tmp_path, credit_csv):
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--max-trials", "1",
+            "--max-epochs", "1", "--project", "p", "--export", "out")
+    assert r.code == 0, r.stderr
+    pd.DataFrame({"Income": [1.0]}).to_csv(tmp_path / "partial.csv", index=False)
+    _assert_user_error(cli("predict", "out", "partial.csv", "--output", "x.csv"), "Home", "Age")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_without_project_a_folder_is_made_in_the_current_directory(cli, tmp_path, credit_csv):
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--max-trials", "1",
+            "--max-epochs", "1")
+    assert r.code == 0, r.stderr
+    made = [p for p in tmp_path.iterdir() if p.name.startswith("dlstudio-credit-scoring-")]
+    assert len(made) == 1 and (made[0] / "project.json").is_file()
+    assert str(made[0]) in r.stdout
