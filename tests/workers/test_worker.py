@@ -1,0 +1,154 @@
+"""The worker process: live events, graceful stop, crash isolation, resume, and the Qt bridge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import credit_frame
+from dlstudio.engine.config import RunConfig
+from dlstudio.engine.project import Project, Status
+from dlstudio.workers.process import WorkerProcess
+
+
+@pytest.fixture
+def big_credit_csv(tmp_path: Path) -> Path:
+    # Large enough that one epoch takes a noticeable time, so a test can act mid-trial.
+    path = tmp_path / "credit.csv"
+    credit_frame(20_000, seed=2).to_csv(path, index=False)
+    return path
+
+
+def _config(data: Path, project: Path, **kw) -> dict:
+    kw.setdefault("max_trials", 2)
+    kw.setdefault("max_epochs", 3)
+    return RunConfig(data=str(data), template="credit-scoring", project=str(project), seed=3,
+                     **kw).to_dict()
+
+
+def _collect(worker: WorkerProcess, until=None, timeout: float = 300) -> list:
+    """Events until the final one, or until `until(event)` is true."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while not worker.done and time.monotonic() < deadline:
+        for event in worker.poll(timeout=0.2):
+            events.append(event)
+            if until is not None and until(event):
+                return events
+    assert worker.done or until is not None, "worker timed out"
+    return events
+
+
+def test_events_stream_in_order_while_the_search_runs(tmp_path, credit_csv):
+    worker = WorkerProcess("run", _config(credit_csv, tmp_path / "p", max_epochs=4))
+    worker.start()
+    first_epoch = _collect(worker, until=lambda e: e.type == "epoch_ended")
+    assert worker.running, "the first epoch must arrive while the search is still running"
+    events = first_epoch + _collect(worker)
+    types = [e.type for e in events]
+    assert types[-1] == "search_finished" and worker.final is events[-1]
+    assert types.index("search_started") < types.index("trial_started") < types.index(
+        "epoch_ended")
+    # epochs count up within each trial, between its trial_started and trial_ended
+    current, last_epoch = None, 0
+    for e in events:
+        if e.type == "trial_started":
+            current, last_epoch = e.trial_id, 0
+        elif e.type == "epoch_ended":
+            assert e.trial_id == current and e.epoch == last_epoch + 1
+            last_epoch = e.epoch
+        elif e.type == "trial_ended":
+            assert e.trial_id == current and e.epochs == last_epoch
+    assert not worker.running
+
+
+def test_stop_ends_after_the_current_epoch_and_the_project_reopens(tmp_path, big_credit_csv):
+    project = tmp_path / "p"
+    worker = WorkerProcess("run", _config(big_credit_csv, project, max_trials=5, max_epochs=30))
+    worker.start()
+    _collect(worker, until=lambda e: e.type == "epoch_ended")
+    asked = time.monotonic()
+    worker.request_stop()
+    after = _collect(worker)
+    took = time.monotonic() - asked
+    final = after[-1]
+    assert final.type == "search_finished" and final.reason == "stopped", final
+    assert sum(e.type == "epoch_ended" for e in after) <= 1    # at most the epoch in flight
+    assert took < 60, f"stop took {took:.1f} s"
+    reopened = Project.open(project)
+    assert reopened.status is Status.STOPPED
+    assert reopened.best_model_path.is_file() and reopened.evaluation_path.is_file()
+    assert final.trials < 5
+
+
+def test_a_killed_worker_reports_failure_and_the_search_resumes_to_its_budget(
+        tmp_path, big_credit_csv):
+    project = tmp_path / "p"
+    worker = WorkerProcess("run", _config(big_credit_csv, project, max_trials=3, max_epochs=4))
+    worker.start()
+    _collect(worker, until=lambda e: e.type == "epoch_ended" and e.trial_id == "1")
+    os.kill(worker.pid, signal.SIGKILL)                 # mid-trial, as the OOM killer would
+    killed_at = time.monotonic()
+    events = _collect(worker, timeout=30)
+    assert time.monotonic() - killed_at < 10
+    final = events[-1]
+    assert final.type == "search_failed" and "killed" in final.message
+    assert not worker.running
+    json.loads((project / "project.json").read_text())  # intact, not half-written
+
+    resumed = WorkerProcess("resume", {"project": str(project)})
+    resumed.start()
+    events = _collect(resumed)
+    assert events[-1].type == "search_finished", events[-1]
+    started = next(e for e in events if e.type == "search_started")
+    assert started.completed_trials == 1
+    assert events[-1].trials == 3
+    # every trial completed exactly once across both runs (trial 1 was re-run, not duplicated)
+    logged = [json.loads(x) for x in (project / "events.jsonl").read_text().splitlines()]
+    completed = [e["trial_id"] for e in logged
+                 if e["type"] == "trial_ended" and e["status"] == "completed"]
+    assert sorted(completed) == ["0", "1", "2"]
+    assert Project.open(project).status is Status.FINISHED
+
+
+def test_a_failure_in_the_child_is_a_plain_message_not_a_hang(tmp_path):
+    (tmp_path / "broken.csv").write_bytes(b"\x00\x01\x02garbage\xff" * 50)
+    worker = WorkerProcess("run", _config(tmp_path / "broken.csv", tmp_path / "p"))
+    worker.start()
+    final = _collect(worker, timeout=60)[-1]
+    assert final.type == "search_failed" and final.user_error
+    assert "broken.csv" in final.message and "Traceback" not in final.message
+
+
+def test_bridge_delivers_signals_on_the_gui_thread(qtbot, tmp_path, credit_csv):
+    from PySide6.QtCore import QCoreApplication, QThread
+
+    from dlstudio.workers.bridge import WorkerBridge
+
+    bridge = WorkerBridge(grace_seconds=30)
+    threads, seen = set(), []
+
+    def on_event(event) -> None:
+        threads.add(QThread.currentThread())
+        seen.append(event.type)
+        if event.type == "epoch_ended" and "stop" not in seen:
+            seen.append("stop")
+            bridge.stop()
+
+    bridge.event.connect(on_event)
+    with qtbot.waitSignal(bridge.finished, timeout=120_000) as blocker:
+        bridge.start("run", _config(credit_csv, tmp_path / "p", max_trials=3, max_epochs=20))
+    assert threads == {QCoreApplication.instance().thread()}
+    final = blocker.args[0]
+    assert final.type == "search_finished" and final.reason == "stopped"
+    assert not bridge.is_running()
+
+    with qtbot.waitSignal(bridge.finished, timeout=120_000) as blocker:
+        bridge.start("probe", {})
+    assert blocker.args[0].type == "task_finished"
+    assert isinstance(blocker.args[0].result["gpus"], list)
