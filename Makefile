@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine (Python >= 3.11 with venv):
+#   make run    install into .venv and open DL Studio on its bundled credit-scoring sample
+#   make test   install into .venv (with test tools) and run the whole test suite headless
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test lint demo clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/dlstudio --sample credit
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+demo: $(VENV)/.installed
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/dlstudio demo --screenshots docs/screenshots
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
