@@ -1,0 +1,278 @@
+"""Step 7: export the best model as a SavedModel, show how to call it, score a new file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+)
+
+from dlstudio.engine import events as ev
+from dlstudio.engine.errors import UserError
+from dlstudio.ui import dialogs
+from dlstudio.ui.page import CopyableText, Page, bridge_available, heading, hint, make_bridge
+
+
+def format_signature(signature: dict[str, Any]) -> str:
+    """The serving signature as a few readable lines."""
+    lines = ["Inputs (one value per row, raw as in your file):"]
+    for name, spec in (signature.get("inputs") or {}).items():
+        lines.append(f"  {name:<24} {spec.get('dtype', '?'):<8} shape {spec.get('shape')}")
+    lines.append("")
+    lines.append("Outputs:")
+    for name, spec in (signature.get("outputs") or {}).items():
+        lines.append(f"  {name:<24} {spec.get('dtype', '?'):<8} shape {spec.get('shape')}")
+    return "\n".join(lines)
+
+
+class ExportPage(Page):
+    title = "Export"
+    export_done = Signal(object)     # final event of the export task
+    predict_done = Signal(object)    # final event of the predict task
+
+    def __init__(self, state, parent=None) -> None:
+        super().__init__(state, parent)
+        self._bridge: Any = None
+        self._task: str | None = None
+        self.result: dict[str, Any] | None = None
+
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("Folder for the exported model")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self.choose_folder)
+        self.export_button = QPushButton("Export model")
+        self.export_button.setObjectName("primary")
+        self.export_button.clicked.connect(self.export)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(140)
+        self.progress.hide()
+        self.status = QLabel("The export checks that the saved model gives the same answers as "
+                             "the trained one; it takes a little while.")
+        self.status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Export to:"))
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        row.addWidget(self.export_button)
+        row.addWidget(self.progress)
+
+        self.signature = CopyableText("Serving signature")
+        self.curl = CopyableText("Call it over HTTP (TensorFlow Serving)")
+        self.python = CopyableText("Call it from Python")
+        self.card_label = QLabel()
+        self.card_label.setWordWrap(True)
+        tabs = QTabWidget()
+        tabs.addTab(self.signature, "Signature")
+        tabs.addTab(self.python, "Python")
+        tabs.addTab(self.curl, "curl")
+        self.tabs = tabs
+
+        self.input_file = QLineEdit()
+        self.input_file.setPlaceholderText("A CSV with the same columns as your data")
+        self.output_file = QLineEdit()
+        self.output_file.setPlaceholderText("Where to write the scored rows (CSV)")
+        pick_in = QPushButton("Choose…")
+        pick_out = QPushButton("Choose…")
+        pick_in.clicked.connect(self.choose_input)
+        pick_out.clicked.connect(self.choose_output)
+        self.score_button = QPushButton("Score file")
+        self.score_button.clicked.connect(self.predict)
+        self.score_status = QLabel()
+        self.score_status.setWordWrap(True)
+        batch = QGroupBox("Score a new file with the exported model")
+        bf = QFormLayout(batch)
+        r1 = QHBoxLayout()
+        r1.addWidget(self.input_file, 1)
+        r1.addWidget(pick_in)
+        r2 = QHBoxLayout()
+        r2.addWidget(self.output_file, 1)
+        r2.addWidget(pick_out)
+        bf.addRow("Rows to score:", r1)
+        bf.addRow("Save results as:", r2)
+        r3 = QHBoxLayout()
+        r3.addWidget(self.score_button)
+        r3.addWidget(self.score_status, 1)
+        bf.addRow(r3)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Use your model"))
+        layout.addWidget(hint("The exported model is a TensorFlow SavedModel: it takes the raw "
+                              "columns (or raw text) and returns predictions, so it can be "
+                              "served with TensorFlow Serving or loaded from Python."))
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.card_label)
+        layout.addWidget(tabs, 1)
+        layout.addWidget(batch)
+        state.project_changed.connect(self._project_changed)
+        self._update_buttons()
+
+    # -- Page ---------------------------------------------------------------------------------
+    def on_enter(self) -> None:
+        p = self.state.project
+        if p is not None and not self.folder.text().strip():
+            self.folder.setText(str(p.default_export_dir))
+        if p is not None and self.result is None:
+            self._show_existing_export()
+        self._update_buttons()
+
+    def busy(self) -> bool:
+        return self._bridge is not None and self._bridge.is_running()
+
+    def shutdown(self) -> None:
+        if self.busy():
+            self._bridge.kill()
+
+    def _project_changed(self) -> None:
+        self.result = None
+        p = self.state.project
+        self.folder.setText(str(p.default_export_dir) if p is not None else "")
+        self._update_buttons()
+
+    def _show_existing_export(self) -> None:
+        """A reopened project that was exported before: show what is on disk."""
+        p = self.state.project
+        info = p.meta.get("export") if p is not None else None
+        if isinstance(info, dict) and info.get("signature"):
+            self._show_result(info)
+
+    def _update_buttons(self) -> None:
+        running = self.busy()
+        has_model = self.state.project is not None and self.state.project.best_model_path.exists()
+        self.export_button.setEnabled(not running and has_model)
+        exported = self.exported_dir() is not None
+        self.score_button.setEnabled(not running and exported)
+        self.progress.setVisible(running)
+
+    def exported_dir(self) -> str | None:
+        if self.result and self.result.get("export_dir"):
+            return str(self.result["export_dir"])
+        return None
+
+    # -- choosing paths -----------------------------------------------------------------------
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder for the exported model")
+        if path:
+            self.folder.setText(path)
+
+    def choose_input(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Rows to score", "",
+                                              "CSV / TSV (*.csv *.tsv *.txt);;All files (*)")
+        if path:
+            self.input_file.setText(path)
+            if not self.output_file.text().strip():
+                p = Path(path)
+                self.output_file.setText(str(p.with_name(f"{p.stem}-scored.csv")))
+
+    def choose_output(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save scored rows", "", "CSV (*.csv)")
+        if path:
+            self.output_file.setText(path)
+
+    # -- worker tasks -------------------------------------------------------------------------
+    def _start(self, task: str, payload: dict) -> bool:
+        if self.busy():
+            return False
+        if not bridge_available():
+            dialogs.warn(self, "The worker is not installed, so this cannot run.")
+            return False
+        if self._bridge is None:
+            self._bridge = make_bridge(self)
+            self._bridge.finished.connect(self._finished)
+        self._task = task
+        self._bridge.start(task, payload)
+        self._update_buttons()
+        return True
+
+    def export(self) -> None:
+        p = self.state.project
+        if p is None:
+            dialogs.warn(self, "There is no trained model yet: run a search first.")
+            return
+        folder = self.folder.text().strip() or str(p.default_export_dir)
+        target = Path(folder).expanduser()
+        if target.exists() and any(target.iterdir()) and not (target / "saved_model.pb").exists():
+            dialogs.warn(self, f"The folder '{target}' is not empty. Choose an empty or new "
+                               "folder for the exported model.")
+            return
+        if self._start("export", {"project": str(p.root), "export_dir": str(target)}):
+            self.status.setText("Exporting and checking the model…")
+
+    def predict(self) -> None:
+        export_dir = self.exported_dir()
+        src = self.input_file.text().strip()
+        out = self.output_file.text().strip()
+        if export_dir is None:
+            dialogs.warn(self, "Export the model first.")
+            return
+        if not src or not Path(src).is_file():
+            dialogs.warn(self, "Choose an existing CSV file with the rows to score.")
+            return
+        if not out:
+            out = str(Path(src).with_name(f"{Path(src).stem}-scored.csv"))
+            self.output_file.setText(out)
+        if self._start("predict", {"export_dir": export_dir, "data": src, "output": out}):
+            self.score_status.setText("Scoring…")
+
+    def _finished(self, event: ev.Event) -> None:
+        task, self._task = self._task, None
+        ok = event.type == "task_finished"
+        result = getattr(event, "result", {}) or {}
+        if task == "export":
+            if ok:
+                self._show_result(result)
+                self._record_export(result)
+            else:
+                self.status.setText(f"The export failed: {getattr(event, 'message', '')}")
+                self.show_failure(event)
+            self._update_buttons()
+            self.export_done.emit(event)
+        else:
+            if ok:
+                self.score_status.setText(f"Scored {int(result.get('rows', 0)):,} rows; saved "
+                                          f"to {result.get('output')}.")
+            else:
+                self.score_status.setText("Scoring failed.")
+                self.show_failure(event)
+            self._update_buttons()
+            self.predict_done.emit(event)
+
+    def _show_result(self, result: dict[str, Any]) -> None:
+        self.result = dict(result)
+        self.status.setText(f"Exported to {result.get('export_dir')}. The saved model was "
+                            "reloaded and gives the same predictions.")
+        self.signature.set_text(format_signature(result.get("signature") or {}))
+        self.curl.set_text(str(result.get("curl_example", "")))
+        self.python.set_text(str(result.get("python_example", "")))
+        card = result.get("model_card")
+        self.card_label.setText(f"Model card: {card}" if card else "")
+        self._update_buttons()
+
+    def _record_export(self, result: dict[str, Any]) -> None:
+        """Keep what the export returned in the project, so a reopened project shows it."""
+        p = self.state.project
+        if p is None:
+            return
+        try:
+            fresh = type(p).open(p.root)   # the worker may have updated project.json
+            existing = fresh.meta.get("export")
+            merged = {**existing, **result} if isinstance(existing, dict) else dict(result)
+            fresh.meta["export"] = json.loads(json.dumps(merged, default=str))
+            fresh.save()
+            self.state.project = fresh
+        except (OSError, ValueError, UserError) as exc:
+            dialogs.log_to_file(p.log_path, f"could not record the export: {exc}")

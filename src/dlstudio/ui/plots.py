@@ -1,0 +1,62 @@
+"""pyqtgraph set-up shared by the pages: light theme, small helpers for curves and bars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyqtgraph as pg
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
+
+PALETTE = ("#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#c62828", "#00838f")
+
+
+def make_plot(title: str = "", left: str = "", bottom: str = "", *,
+              legend: bool = False) -> pg.PlotWidget:
+    plot = pg.PlotWidget()
+    plot.setMenuEnabled(False)
+    plot.showGrid(x=True, y=True, alpha=0.25)
+    if title:
+        plot.setTitle(title, size="10pt")
+    if left:
+        plot.setLabel("left", left)
+    if bottom:
+        plot.setLabel("bottom", bottom)
+    if legend:
+        plot.addLegend(offset=(-10, 10))
+    return plot
+
+
+def pen(i: int, width: float = 2.0, dashed: bool = False) -> pg.QtGui.QPen:
+    p = pg.mkPen(PALETTE[i % len(PALETTE)], width=width)
+    if dashed:
+        p.setStyle(pg.QtCore.Qt.PenStyle.DashLine)
+    return p
+
+
+def short(label: str, n: int = 14) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def set_bars(plot: pg.PlotWidget, labels: Sequence[str], values: Sequence[float], *,
+             horizontal: bool = False, color: str = PALETTE[0]) -> pg.BarGraphItem | None:
+    """Replace the plot's content with one bar per label (labels on the category axis)."""
+    plot.clear()
+    if not len(values):
+        return None
+    idx = list(range(len(values)))
+    if horizontal:
+        # First label at the top.
+        ys = [len(values) - 1 - i for i in idx]
+        item = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=list(values), brush=color)
+        plot.getAxis("left").setTicks([[(y, short(str(lab), 22)) for y, lab in zip(ys, labels,
+                                                                                     strict=True)]])
+        plot.getAxis("bottom").setTicks(None)
+    else:
+        item = pg.BarGraphItem(x=idx, height=list(values), width=0.8, brush=color)
+        step = max(1, len(labels) // 6)
+        plot.getAxis("bottom").setTicks([[(i, short(str(lab)))
+                                          for i, lab in enumerate(labels) if i % step == 0]])
+    plot.addItem(item)
+    plot.autoRange()
+    return item

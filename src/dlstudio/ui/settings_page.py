@@ -1,0 +1,351 @@
+"""Step 4: how long to search, how, and where to keep the project."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QStandardPaths, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dlstudio.engine.events import Event
+from dlstudio.ui.page import (
+    CollapsibleSection,
+    Page,
+    bridge_available,
+    error_label,
+    heading,
+    hint,
+    make_bridge,
+    set_error,
+)
+
+TUNER_LABELS = {
+    "bayesian": "Bayesian optimisation (recommended)",
+    "hyperband": "Hyperband (tries many models briefly, continues the best)",
+    "random": "Random search",
+}
+UNITS = (16, 32, 64, 128, 256, 512)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def estimate_seconds(rows: int, features: int, text: bool, trials: int, epochs: int,
+                     gpu: bool) -> float:
+    """A rough guess of the search time: per-epoch cost grows with rows and columns."""
+    train_rows = 0.7 * rows
+    per_row = 2e-4 if text else 1.5e-5 * (1 + features / 40)
+    per_epoch = 0.3 + train_rows * per_row / (3 if gpu else 1)
+    return trials * (4.0 + epochs * per_epoch)
+
+
+def default_project_dir(data_path: str | None, template: str | None) -> str:
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    root = Path(docs or Path.home()) / "DL Studio"
+    stem = Path(data_path).stem if data_path else "project"
+    base = re.sub(r"[^\w\-]+", "-", f"{stem}-{template or 'model'}").strip("-") or "project"
+    candidate = root / base
+    n = 2
+    while candidate.exists() and any(candidate.iterdir()):
+        candidate = root / f"{base}-{n}"
+        n += 1
+    return str(candidate)
+
+
+class SettingsPage(Page):
+    title = "Settings"
+    probe_done = Signal(object)   # the probe's final event
+
+    def __init__(self, state, parent=None, *, auto_probe: bool = True) -> None:
+        super().__init__(state, parent)
+        self.auto_probe = auto_probe
+        self._probe = None
+        self._probe_started = False
+        self.gpus: list[str] | None = None
+        self._template_seen: str | None = None
+
+        self.trials = QSpinBox(minimum=1, maximum=1000)
+        self.trials.setToolTip("How many different networks to try.")
+        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.epochs.setToolTip("The most passes over the training data for one network; a "
+                               "network stops earlier when it stops improving.")
+        self.use_time_limit = QCheckBox("Stop after")
+        self.minutes = QSpinBox(minimum=1, maximum=7 * 24 * 60, suffix=" minutes")
+        self.minutes.setValue(30)
+        self.minutes.setEnabled(False)
+        self.use_time_limit.toggled.connect(self.minutes.setEnabled)
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(self.use_time_limit)
+        limit_row.addWidget(self.minutes)
+        limit_row.addStretch(1)
+        self.estimate = QLabel()
+        self.estimate.setObjectName("hint")
+
+        self.tuner = QComboBox()
+        for key, label in TUNER_LABELS.items():
+            self.tuner.addItem(label, key)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed.setToolTip("The same seed with the same data gives the same split and, "
+                             "as far as possible, the same results.")
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("A new or empty folder")
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self.choose_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder, 1)
+        folder_row.addWidget(browse)
+
+        budget = QGroupBox("Budget")
+        bf = QFormLayout(budget)
+        bf.addRow("Networks to try:", self.trials)
+        bf.addRow("Epochs per network (at most):", self.epochs)
+        bf.addRow("Time limit:", limit_row)
+        bf.addRow("", self.estimate)
+
+        search = QGroupBox("Search")
+        sf = QFormLayout(search)
+        sf.addRow("Search method:", self.tuner)
+        sf.addRow("Random seed:", self.seed)
+        sf.addRow("Project folder:", folder_row)
+
+        # Advanced: narrow the search space.
+        self.custom_space = QGroupBox("Limit the search space")
+        self.custom_space.setCheckable(True)
+        self.custom_space.setChecked(False)
+        self.max_layers = QSpinBox(minimum=1, maximum=5)
+        self.max_layers.setValue(3)
+        self.max_units = QComboBox()
+        for u in UNITS:
+            self.max_units.addItem(str(u), u)
+        self.max_units.setCurrentIndex(UNITS.index(256))
+        self.max_dropout = QDoubleSpinBox(minimum=0.0, maximum=0.9, singleStep=0.05, decimals=2)
+        self.max_dropout.setValue(0.5)
+        self.arch_bag = QCheckBox("Bag of words (fast)")
+        self.arch_cnn = QCheckBox("Convolutional (reads word order)")
+        self.arch_bag.setChecked(True)
+        self.arch_cnn.setChecked(True)
+        arch_row = QHBoxLayout()
+        arch_row.addWidget(self.arch_bag)
+        arch_row.addWidget(self.arch_cnn)
+        arch_row.addStretch(1)
+        self.arch_widget = QWidget()
+        self.arch_widget.setLayout(arch_row)
+        af = QFormLayout(self.custom_space)
+        af.addRow("Hidden layers (at most):", self.max_layers)
+        af.addRow("Units per layer (at most):", self.max_units)
+        af.addRow("Dropout (at most):", self.max_dropout)
+        af.addRow("Text networks:", self.arch_widget)
+        self.advanced = CollapsibleSection("Advanced", self.custom_space)
+
+        self.gpu_label = QLabel("Hardware: not checked yet.")
+        self.error = error_label()
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("How long should DL Studio search?"))
+        layout.addWidget(hint("DL Studio trains several networks and keeps the best. More "
+                              "networks and epochs usually give a better model, but take longer."))
+        layout.addWidget(budget)
+        layout.addWidget(search)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.gpu_label)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+
+        for w in (self.trials, self.epochs, self.minutes, self.seed, self.max_layers):
+            w.valueChanged.connect(self._changed)
+        self.max_dropout.valueChanged.connect(self._changed)
+        for w in (self.tuner, self.max_units):
+            w.currentIndexChanged.connect(self._changed)
+        for w in (self.use_time_limit, self.custom_space, self.arch_bag, self.arch_cnn):
+            w.toggled.connect(self._changed)
+        self.folder.textChanged.connect(self._changed)
+        state.project_changed.connect(self._load_from_state)
+
+    # -- Page ---------------------------------------------------------------------------------
+    def on_enter(self) -> None:
+        st = self.state
+        t = st.template
+        name = t.name if t else None
+        if name != self._template_seen:
+            # A new template: take its defaults unless the user set values for this project.
+            self._template_seen = name
+            self._apply_settings(reset=st.project is None)
+        if not self.folder.text().strip():
+            self.folder.setText(default_project_dir(st.data_path, name))
+        text = t is not None and t.modality == "text"
+        self.arch_widget.setEnabled(text)
+        if self.auto_probe and not self._probe_started:
+            self.start_probe()
+        self._changed()
+
+    def is_complete(self) -> bool:
+        return not self._folder_error()
+
+    def busy(self) -> bool:
+        return self._probe is not None and self._probe.is_running()
+
+    def shutdown(self) -> None:
+        if self._probe is not None and self._probe.is_running():
+            self._probe.kill()
+
+    # -- values -------------------------------------------------------------------------------
+    def _apply_settings(self, reset: bool) -> None:
+        s, t = self.state.settings, self.state.template
+        widgets = (self.trials, self.epochs, self.minutes, self.seed, self.tuner, self.folder,
+                   self.use_time_limit, self.custom_space, self.max_layers, self.max_units,
+                   self.max_dropout, self.arch_bag, self.arch_cnn)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            trials = None if reset else s.max_trials
+            epochs = None if reset else s.max_epochs
+            self.trials.setValue(trials or (t.max_trials if t else 10))
+            self.epochs.setValue(epochs or (t.max_epochs if t else 30))
+            self.use_time_limit.setChecked(s.time_limit is not None)
+            self.minutes.setEnabled(s.time_limit is not None)
+            if s.time_limit:
+                self.minutes.setValue(max(1, round(s.time_limit / 60)))
+            self.tuner.setCurrentIndex(max(0, self.tuner.findData(s.tuner)))
+            self.seed.setValue(s.seed)
+            if s.project_dir:
+                self.folder.setText(s.project_dir)
+            space = s.search_space
+            self.custom_space.setChecked(bool(space))
+            if "max_layers" in space:
+                self.max_layers.setValue(int(space["max_layers"]))
+            if "max_units" in space:
+                i = self.max_units.findData(int(space["max_units"]))
+                if i >= 0:
+                    self.max_units.setCurrentIndex(i)
+            if "max_dropout" in space:
+                self.max_dropout.setValue(float(space["max_dropout"]))
+            if "text_architectures" in space:
+                archs = set(space["text_architectures"])
+                self.arch_bag.setChecked("bag" in archs)
+                self.arch_cnn.setChecked("cnn" in archs)
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._changed()
+
+    def _load_from_state(self) -> None:
+        """An opened project: show its settings."""
+        if self.state.project is not None:
+            self._template_seen = self.state.template.name if self.state.template else None
+            self._apply_settings(reset=False)
+
+    def search_space(self) -> dict:
+        if not self.custom_space.isChecked():
+            return {}
+        space: dict = {"max_layers": self.max_layers.value(),
+                       "max_units": self.max_units.currentData(),
+                       "max_dropout": round(self.max_dropout.value(), 3)}
+        t = self.state.template
+        if t is not None and t.modality == "text":
+            archs = [a for a, box in (("bag", self.arch_bag), ("cnn", self.arch_cnn))
+                     if box.isChecked()]
+            space["text_architectures"] = archs or ["bag"]
+        return space
+
+    def _changed(self) -> None:
+        s = self.state.settings
+        s.max_trials = self.trials.value()
+        s.max_epochs = self.epochs.value()
+        s.time_limit = self.minutes.value() * 60.0 if self.use_time_limit.isChecked() else None
+        s.tuner = self.tuner.currentData()
+        s.seed = self.seed.value()
+        s.project_dir = self.folder.text().strip()
+        s.search_space = self.search_space()
+        self._update_estimate()
+        set_error(self.error, self._folder_error())
+        self.complete_changed.emit()
+
+    def _update_estimate(self) -> None:
+        st = self.state
+        rows = len(st.df) if st.df is not None else 0
+        schema = st.schema
+        features = len(schema.features) if schema else 10
+        text = st.template is not None and st.template.modality == "text"
+        secs = estimate_seconds(rows, features, text, self.trials.value(), self.epochs.value(),
+                                bool(self.gpus))
+        capped = ""
+        if self.use_time_limit.isChecked() and secs > self.minutes.value() * 60:
+            secs = self.minutes.value() * 60
+            capped = " (the time limit ends it)"
+        self.estimate.setText(f"Rough estimate: about {human_duration(secs)}{capped}. Networks "
+                              "that stop improving end early, so it is often shorter.")
+
+    def _folder_error(self) -> str:
+        text = self.folder.text().strip()
+        if not text:
+            return "Choose a folder for the project."
+        p = Path(text).expanduser()
+        opened = self.state.project
+        if opened is not None and p.resolve() == opened.root:
+            return ""
+        if p.exists() and not p.is_dir():
+            return f"'{p}' is a file. Choose a folder for the project."
+        if (p / "project.json").exists():
+            return (f"'{p}' already holds a DL Studio project. Open it with File ▸ Open "
+                    "project, or choose another folder.")
+        if p.is_dir() and any(p.iterdir()):
+            return f"The folder '{p}' is not empty. Choose an empty or new folder."
+        return ""
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the project")
+        if path:
+            self.folder.setText(path)
+
+    # -- GPU probe (in a child process: the GUI never imports TensorFlow) ----------------------
+    def start_probe(self) -> None:
+        if not bridge_available():
+            self.gpu_label.setText("Hardware: cannot check (the worker is not installed).")
+            return
+        self._probe_started = True
+        self._probe = make_bridge(self)
+        self._probe.finished.connect(self._probe_finished)
+        self.gpu_label.setText("Hardware: looking for a GPU…")
+        self._probe.start("probe", {})
+
+    def probing(self) -> bool:
+        return self._probe is not None and self._probe.is_running()
+
+    def _probe_finished(self, event: Event) -> None:
+        if event.type == "task_finished":
+            result = getattr(event, "result", {}) or {}
+            self.gpus = list(result.get("gpus") or [])
+            tf = result.get("tensorflow", "?")
+            if self.gpus:
+                self.gpu_label.setText(f"Hardware: GPU found — {', '.join(self.gpus)} "
+                                       f"(TensorFlow {tf}). Training will use it.")
+            else:
+                self.gpu_label.setText(f"Hardware: no GPU found; training runs on the processor "
+                                       f"(TensorFlow {tf}). That is fine for small tables.")
+        else:
+            self.gpus = []
+            msg = getattr(event, "message", "unknown reason")
+            self.gpu_label.setText(f"Hardware: could not check for a GPU ({msg}).")
+        self._update_estimate()
+        self.probe_done.emit(event)

@@ -1,0 +1,86 @@
+"""End-to-end runs through the real worker process (TensorFlow runs only in the child)."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+
+from dlstudio.ui.page import bridge_available
+
+pytestmark = pytest.mark.skipif(
+    not bridge_available(),
+    reason="dlstudio.workers.bridge is not importable yet (the worker package is not landed)")
+
+
+def wait_for(qtbot, signal, action, timeout_s: float):
+    with qtbot.waitSignal(signal, timeout=int(timeout_s * 1000)) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def start_credit_sample(window, qtbot, tmp_path, trials: int, epochs: int):
+    wait_for(qtbot, window.data_page.loaded, window.welcome.sample_buttons["credit"].click, 60)
+    window.next_button.click()
+    assert window.task_page.is_complete(), window.task_page.error.text()
+    assert window.state.target == "Status" and window.state.positive_class == "bad"
+    window.next_button.click()
+    sp = window.settings_page
+    sp.trials.setValue(trials)
+    sp.epochs.setValue(epochs)
+    sp.folder.setText(str(tmp_path / "project"))
+    window.next_button.click()
+    assert window.current_page() is window.training_page
+
+
+def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot, tmp_path,
+                                                                   dialogs):
+    start_credit_sample(window, qtbot, tmp_path, trials=1, epochs=2)
+    tp = window.training_page
+    final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
+    assert final.type == "search_finished", getattr(final, "message", final)
+    assert tp.leaderboard.rowCount() == 1
+    assert len(tp.train_loss.getData()[0]) >= 1
+    window.next_button.click()
+    rp = window.results_page
+    assert window.current_page() is rp
+    assert rp.matrix.rowCount() == 2
+    before = rp.current_matrix()
+    rp.slider.setValue(950)
+    assert rp.current_matrix() != before
+    window.next_button.click()
+    ep = window.export_page
+    assert window.current_page() is ep
+    ep.folder.setText(str(tmp_path / "export"))
+    done = wait_for(qtbot, ep.export_done, ep.export_button.click, 600)
+    assert done.type == "task_finished", getattr(done, "message", done)
+    assert (tmp_path / "export" / "saved_model.pb").is_file()
+    assert "Inputs" in ep.signature.text() and ep.python.text() and ep.curl.text()
+
+    rows = pd.read_csv(window.state.data_path).drop(columns=["Status"]).head(25)
+    src = tmp_path / "new.csv"
+    rows.to_csv(src, index=False)
+    ep.input_file.setText(str(src))
+    ep.output_file.setText(str(tmp_path / "scored.csv"))
+    scored = wait_for(qtbot, ep.predict_done, ep.score_button.click, 600)
+    assert scored.type == "task_finished", getattr(scored, "message", scored)
+    assert len(pd.read_csv(tmp_path / "scored.csv")) == 25
+    assert "Scored 25 rows" in ep.score_status.text()
+    assert [k for k in dialogs.kinds() if k != "information"] == []
+    assert "tensorflow" not in sys.modules
+
+
+def test_stop_during_training_ends_the_search_and_keeps_the_best(window, qtbot, tmp_path,
+                                                                  dialogs):
+    start_credit_sample(window, qtbot, tmp_path, trials=20, epochs=200)
+    tp = window.training_page
+    tp.start_button.click()
+    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    assert tp.stop_button.isEnabled()
+    final = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
+    assert final.type == "search_finished", getattr(final, "message", final)
+    assert final.reason == "stopped"
+    assert tp.start_button.isEnabled() and not tp.stop_button.isEnabled()
+    assert not tp.busy()
+    assert "tensorflow" not in sys.modules

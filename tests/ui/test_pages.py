@@ -1,0 +1,259 @@
+"""UI tests driven through widgets and signals (no worker process needed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+from sklearn.metrics import confusion_matrix
+from ui_helpers import make_project, search_events, write_credit_csv
+
+from dlstudio.engine.project import Project
+from dlstudio.engine.schema import Role
+from dlstudio.ui.models import DataFrameModel
+
+
+def load_via_dialog(window, qtbot, monkeypatch, path: Path) -> None:
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(path), "")))
+    window.goto(window.data_page)
+    with qtbot.waitSignal(window.data_page.loaded, timeout=10_000):
+        qtbot.mouseClick(window.data_page.open_button, Qt.MouseButton.LeftButton)
+
+
+def test_loading_a_csv_fills_the_preview_and_the_roles(window, qtbot, monkeypatch, tmp_path):
+    path = write_credit_csv(tmp_path / "loans.csv")
+    load_via_dialog(window, qtbot, monkeypatch, path)
+    page = window.data_page
+    assert page.model.rowCount() == 120
+    assert page.model.columnCount() == 4
+    assert page.columns.rowCount() == 4
+    assert window.state.schema.column("age").role is Role.NUMERIC
+    assert window.next_button.isEnabled()
+    # A missing income shows as an empty cell.
+    assert page.model.data(page.model.index(0, 1)) == ""
+    # The profile of the selected column is shown, with its histogram.
+    page.columns.selectRow(1)
+    assert "10.0%" in page.profile_missing.text()
+
+
+def test_a_bad_file_shows_a_plain_dialog_and_keeps_the_previous_data(
+        window, qtbot, monkeypatch, tmp_path, dialogs):
+    good = write_credit_csv(tmp_path / "loans.csv")
+    load_via_dialog(window, qtbot, monkeypatch, good)
+    bad = tmp_path / "broken.csv"
+    bad.write_bytes(b"\x00\x01\x02\xff\xfe" * 200)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(bad), "")))
+    with qtbot.waitSignal(window.data_page.load_failed, timeout=10_000):
+        window.data_page.open_button.click()
+    assert dialogs.kinds() == ["warning"]
+    assert "broken.csv" in dialogs.calls[0][1]
+    assert window.state.data_path == str(good)
+    assert window.data_page.model.rowCount() == 120
+    assert "loans.csv" in window.data_page.path_label.text()
+
+
+def test_changing_a_role_in_its_combo_changes_the_schema(window, qtbot, monkeypatch, tmp_path):
+    load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
+    combo = window.data_page.role_combo("city")
+    assert combo is not None and combo.currentData() == "categorical"
+    with qtbot.waitSignal(window.state.schema_changed):
+        combo.setCurrentIndex(combo.findData("ignore"))
+    assert window.state.schema.column("city").role is Role.IGNORE
+    assert window.state.run_config().roles == {"city": "ignore"}
+    # Choosing "target" in a combo makes it the target everywhere.
+    window.data_page.role_combo("status").setCurrentIndex(
+        window.data_page.role_combo("status").findData("target"))
+    assert window.state.target == "status"
+    assert window.state.schema.target == "status"
+
+
+def test_choosing_a_template_prefills_target_and_positive_class(
+        window, qtbot, monkeypatch, tmp_path):
+    load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
+    window.next_button.click()
+    page = window.task_page
+    assert window.current_page() is page
+    assert not window.next_button.isEnabled()          # no template yet
+    page.cards["credit-scoring"].button.click()
+    assert page.target_combo.currentData() == "status"
+    assert page.positive_combo.currentData() == "bad"
+    assert page.positive_combo.isVisibleTo(page)
+    assert window.state.schema.column("status").role is Role.TARGET
+    assert window.next_button.isEnabled()
+    # A target the template cannot learn shows an inline error and blocks Next.
+    page.target_combo.setCurrentIndex(page.target_combo.findData("city"))
+    assert page.error.isVisibleTo(page)
+    assert "3 different values" in page.error.text()
+    assert not window.next_button.isEnabled()
+    # A text template on a table without text asks for the text column.
+    page.cards["sentiment"].button.click()
+    page.target_combo.setCurrentIndex(page.target_combo.findData("status"))
+    assert page.text_combo.isVisibleTo(page)
+
+
+def test_settings_page_builds_the_run_config(window, qtbot, monkeypatch, tmp_path):
+    load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
+    window.next_button.click()
+    window.task_page.cards["credit-scoring"].button.click()
+    window.next_button.click()
+    page = window.settings_page
+    assert window.current_page() is page
+    assert page.trials.value() == 10                   # the template's default
+    page.trials.setValue(3)
+    page.use_time_limit.setChecked(True)
+    page.minutes.setValue(5)
+    page.tuner.setCurrentIndex(page.tuner.findData("random"))
+    page.advanced.toggle.click()
+    assert page.custom_space.isVisibleTo(page)
+    page.custom_space.setChecked(True)
+    page.max_layers.setValue(2)
+    nonempty = tmp_path / "full"
+    nonempty.mkdir()
+    (nonempty / "x.txt").write_text("x")
+    page.folder.setText(str(nonempty))
+    assert not window.next_button.isEnabled()
+    assert "not empty" in page.error.text()
+    page.folder.setText(str(tmp_path / "proj"))
+    assert window.next_button.isEnabled()
+    cfg = window.state.run_config()
+    assert (cfg.max_trials, cfg.time_limit, cfg.tuner) == (3, 300.0, "random")
+    assert cfg.search_space["max_layers"] == 2
+    assert cfg.target == "status" and cfg.positive_class == "bad"
+    assert "minutes" in page.estimate.text() or "seconds" in page.estimate.text()
+
+
+def test_threshold_slider_recomputes_the_confusion_matrix(window, qtbot, tmp_path):
+    data = write_credit_csv(tmp_path / "loans.csv")
+    project = make_project(tmp_path / "proj", data)
+    assert window.open_project(project.root)
+    qtbot.waitUntil(lambda: window.state.df is not None, timeout=10_000)
+    page = window.results_page
+    assert window.current_page() is page
+    ev = project.read_evaluation()
+    assert page.current_matrix() == ev["confusion_matrix"]
+    y = np.array(ev["test"]["y_true"])
+    p = np.array(ev["test"]["scores"])[:, 0]
+
+    with qtbot.waitSignal(page.threshold_changed):
+        page.slider.setValue(800)
+    expected = confusion_matrix(y, np.where(p >= 0.8, "bad", "good"), labels=["bad", "good"])
+    assert page.current_matrix() == expected.tolist()
+    assert page.current_matrix() != ev["confusion_matrix"]
+    assert sum(map(sum, page.current_matrix())) == len(y)
+
+    # Costs: a wrong approval 10x dearer than a wrong rejection lowers the threshold.
+    assert page.costs.isVisibleTo(page)
+    page.cost_fa.setValue(10.0)
+    assert page.threshold < 0.5
+    assert "lowest total cost" in page.cost_result.text()
+
+
+def test_reopening_a_project_rebuilds_the_leaderboard(window, qtbot, tmp_path):
+    data = write_credit_csv(tmp_path / "loans.csv")
+    project = make_project(tmp_path / "proj", data, events=search_events(trials=3, epochs=4))
+    window.open_project(project.root)
+    qtbot.waitUntil(lambda: window.state.df is not None, timeout=10_000)
+    tp = window.training_page
+    lb = tp.leaderboard
+    assert [r.number for r in lb.rows] == [1, 2, 3]
+    assert lb.best_id == "t2"
+    assert lb.data(lb.index(2, 2)) == "0.7000"
+    assert "layers=3" in lb.data(lb.index(2, 3))
+    xs, _ys = tp.val_loss.getData()
+    assert len(xs) == 4
+    assert list(tp.best_curve.getData()[1]) == pytest.approx([0.68, 0.69, 0.70])
+    assert str(project.root) in window.recent_projects()
+    assert window.state.template.name == "credit-scoring"
+    assert window.state.target == "status"
+
+
+def test_live_events_update_the_training_page(window, qtbot):
+    from dlstudio.engine import events
+
+    tp = window.training_page
+    for d in search_events(trials=2, epochs=3)[:-1]:
+        tp.handle_event(events.from_dict(d))
+    assert tp.leaderboard.rowCount() == 2
+    assert len(tp.train_metric.getData()[0]) == 3
+    assert "Network 2 completed" in tp.log.toPlainText()
+
+
+def test_table_model_handles_a_million_rows():
+    n = 1_000_000
+    df = pd.DataFrame({"x": np.arange(n, dtype=float), "city": np.array(["a", "b"] * (n // 2))})
+    df.loc[n - 3, "x"] = np.nan
+    model = DataFrameModel(df)
+    assert model.rowCount() == n
+    assert model.columnCount() == 2
+    assert model.data(model.index(n - 1, 0)) == f"{n - 1:.6g}"
+    assert model.data(model.index(n - 1, 1)) == "b"
+    assert model.data(model.index(n - 3, 0)) == ""
+    assert model.data(model.index(n - 3, 0), Qt.ItemDataRole.BackgroundRole) is not None
+
+
+def test_save_project_writes_the_current_settings(window, qtbot, tmp_path):
+    data = write_credit_csv(tmp_path / "loans.csv")
+    project = make_project(tmp_path / "proj", data)
+    window.open_project(project.root)
+    qtbot.waitUntil(lambda: window.state.df is not None, timeout=10_000)
+    window.state.set_role("city", Role.IGNORE)
+    window.results_page.slider.setValue(300)
+    window.save_action.trigger()
+    saved = Project.open(project.root)
+    assert saved.config.roles == {"city": "ignore"}
+    assert saved.meta["decision"]["threshold"] == pytest.approx(0.3)
+
+
+def test_opening_something_that_is_not_a_project_warns(window, tmp_path, dialogs):
+    assert not window.open_project(tmp_path)
+    assert dialogs.kinds() == ["warning"]
+    assert "not a DL Studio project" in dialogs.calls[0][1]
+
+
+def test_about_lists_versions_but_not_tensorflow(window):
+    text = window.about_text()
+    assert "PySide6" in text and "pyqtgraph" in text and "Python" in text
+    assert "TensorFlow" not in text
+
+
+def test_excepthook_logs_and_shows_the_internal_error_dialog(window, tmp_path, dialogs,
+                                                              monkeypatch):
+    from dlstudio.ui import dialogs as ui_dialogs
+
+    log = tmp_path / "logs" / "dlstudio.log"
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    ui_dialogs.install_excepthook(lambda: window, lambda: log)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    assert dialogs.kinds() == ["internal"]
+    assert "boom" in dialogs.calls[0][1]
+    assert "Traceback" in log.read_text()
+
+
+def test_closing_during_a_search_asks_first(window, dialogs, monkeypatch):
+    tp = window.training_page
+    stopped = []
+    monkeypatch.setattr(tp, "busy", lambda: True)
+    monkeypatch.setattr(tp, "stop_and_wait", lambda *a: stopped.append(True))
+    window.close()
+    assert dialogs.kinds() == ["question"]
+    assert stopped == [True]
+
+
+def test_the_ui_never_imports_tensorflow():
+    code = ("import sys; import dlstudio.ui.app, dlstudio.ui.main_window, dlstudio.ui.demo; "
+            "import dlstudio.workers.bridge; "
+            "bad = [m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
