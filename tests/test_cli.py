@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import credit_frame
+from studio_data import credit_frame, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 
@@ -221,13 +221,40 @@ def test_run_refuses_a_folder_that_holds_another_project(cli, tmp_path, credit_c
     assert (tmp_path / "q" / "notes.txt").read_text() == "mine"
 
 
-def test_predict_names_the_columns_the_data_lacks(cli, tmp_path, credit_csv):
-    r = cli("run", credit_csv, "--template", "credit-scoring", "--max-trials", "1",
-            "--max-epochs", "1", "--project", "p", "--export", "out")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """One small trained and exported credit project, shared by the tests below."""
+    root = tmp_path_factory.mktemp("trained")
+    credit_frame().to_csv(root / "credit.csv", index=False)
+    r = run_cli("run", "credit.csv", "--template", "credit-scoring", "--max-trials", "1",
+                "--max-epochs", "2", "--project", "p", "--export", "out", cwd=root)
     assert r.code == 0, r.stderr
-    pd.DataFrame({"Income": [1.0]}).to_csv(tmp_path / "partial.csv", index=False)
-    _assert_user_error(cli("predict", "out", "partial.csv", "--output", "x.csv"), "Home", "Age")
-    assert not (tmp_path / "x.csv").exists()
+    return root
+
+
+def test_predict_names_the_columns_the_data_lacks(trained):
+    pd.DataFrame({"Income": [1.0]}).to_csv(trained / "partial.csv", index=False)
+    r = run_cli("predict", "out", "partial.csv", "--output", "x.csv", cwd=trained)
+    _assert_user_error(r, "Home", "Age")
+    assert not (trained / "x.csv").exists()
+
+
+def test_export_uses_the_threshold_the_user_chose(trained):
+    meta = json.loads((trained / "p" / "project.json").read_text())
+    meta["decision"] = {"threshold": 0.97, "chosen_by": "user"}
+    (trained / "p" / "project.json").write_text(json.dumps(meta))
+    r = run_cli("export", "p", "out2", cwd=trained)
+    assert r.code == 0, r.stderr
+    card = json.loads((trained / "out2" / "model_card.json").read_text())
+    assert card["threshold"] == pytest.approx(0.97) and "user" in card["threshold_rule"]
+    test_rows = pd.read_csv(trained / "p" / "data" / "test.csv")
+    test_rows.to_csv(trained / "t.csv", index=False)
+    assert run_cli("predict", "out2", "t.csv", "--output", "s.csv", cwd=trained).code == 0
+    scored = pd.read_csv(trained / "s.csv")
+    expected = np.where(scored["probability_bad"] >= 0.97, "bad", "good")
+    assert (scored["predicted_label"] == expected).all()
+    recorded = json.loads((trained / "p" / "project.json").read_text())["export"]
+    assert recorded["export_dir"] == str((trained / "out2").resolve())
 
 
 def test_without_project_a_folder_is_made_in_the_current_directory(cli, tmp_path, credit_csv):

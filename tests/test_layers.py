@@ -36,7 +36,7 @@ def test_gui_modules_do_not_import_tensorflow():
 
 
 def test_engine_does_not_import_qt():
-    loaded = _modules_after_import(_all("dlstudio.engine") + ["dlstudio.workers.tasks"])
+    loaded = _modules_after_import([*_all("dlstudio.engine"), "dlstudio.workers.tasks"])
     assert "tensorflow" in loaded       # the check itself works: the engine did load TF
     assert not {m for m in loaded if m.startswith(("PySide6", "pyqtgraph", "shiboken6"))}
 

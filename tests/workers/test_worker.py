@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import credit_frame
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.project import Project, Status
 from dlstudio.workers.process import WorkerProcess
+from studio_data import credit_frame
 
 
 @pytest.fixture

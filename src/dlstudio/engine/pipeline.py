@@ -316,6 +316,11 @@ def export_project(project: Project, export_dir: str | Path, model=None) -> dict
     parts = project.load_split()
     sample = to_arrays(parts["test"].head(EXPORT_SAMPLE_ROWS), specs)
     split = project.meta["split"]
+    threshold, rule = evaluation.get("threshold"), evaluation.get("threshold_rule")
+    decision = project.meta.get("decision") or {}
+    if threshold is not None and decision.get("threshold") is not None:
+        threshold = float(decision["threshold"])     # the user moved the slider in the app
+        rule = "chosen by the user on the test results"
     card = {
         "format_version": 1,
         "name": project.root.name,
@@ -326,8 +331,8 @@ def export_project(project: Project, export_dir: str | Path, model=None) -> dict
         "target": task["target"],
         "classes": task["classes"],
         "positive_class": task.get("positive_class"),
-        "threshold": evaluation.get("threshold"),
-        "threshold_rule": evaluation.get("threshold_rule"),
+        "threshold": threshold,
+        "threshold_rule": rule,
         "inputs": [{"column": s.column, "input": s.key, "dtype": s.dtype, "role": str(s.role)}
                    for s in specs],
         "outputs": ({"prediction": f"predicted {task['target']}, float32 [N, 1]"}
@@ -344,7 +349,8 @@ def export_project(project: Project, export_dir: str | Path, model=None) -> dict
         "versions": ex.versions(),
     }
     result = ex.export_model(model, specs, card, sample, export_dir)
-    project.meta["export"] = result["export_dir"]
+    project.meta["export"] = {k: result[k] for k in ("export_dir", "model_card", "signature",
+                                                     "curl_example", "python_example")}
     project.save()
     return result
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +208,11 @@ class ExportPage(Page):
             dialogs.warn(self, f"The folder '{target}' is not empty. Choose an empty or new "
                                "folder for the exported model.")
             return
+        try:
+            self.state.save_decision()     # the threshold chosen on the Results page
+        except (OSError, UserError) as exc:
+            dialogs.warn(self, f"The chosen threshold could not be saved in the project: {exc}")
+            return
         if self._start("export", {"project": str(p.root), "export_dir": str(target)}):
             self.status.setText("Exporting and checking the model…")
 
@@ -263,16 +267,11 @@ class ExportPage(Page):
         self._update_buttons()
 
     def _record_export(self, result: dict[str, Any]) -> None:
-        """Keep what the export returned in the project, so a reopened project shows it."""
+        """The worker recorded the export in project.json; reload it so the state agrees."""
         p = self.state.project
         if p is None:
             return
         try:
-            fresh = type(p).open(p.root)   # the worker may have updated project.json
-            existing = fresh.meta.get("export")
-            merged = {**existing, **result} if isinstance(existing, dict) else dict(result)
-            fresh.meta["export"] = json.loads(json.dumps(merged, default=str))
-            fresh.save()
-            self.state.project = fresh
-        except (OSError, ValueError, UserError) as exc:
-            dialogs.log_to_file(p.log_path, f"could not record the export: {exc}")
+            self.state.project = type(p).open(p.root)
+        except UserError as exc:
+            dialogs.log_to_file(p.log_path, f"could not reload the project: {exc}")

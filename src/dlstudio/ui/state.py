@@ -203,6 +203,15 @@ class WizardState(QObject):
         self.task_changed.emit()
         self.project_changed.emit()
 
+    def save_decision(self) -> None:
+        """Record the user's decision threshold in project.json (read by the export)."""
+        if self.project is None or self.decision_threshold is None:
+            return
+        fresh = type(self.project).open(self.project.root)   # the worker may have written it
+        fresh.meta["decision"] = {"threshold": self.decision_threshold, "chosen_by": "user"}
+        fresh.save()
+        self.project = fresh
+
     def save_to_project(self) -> Path:
         """Write the current settings and roles into the project's config (Save project)."""
         if self.project is None:
