@@ -27,7 +27,8 @@ class RunConfig:
     cost_false_approval: float = 1.0   # credit scoring: cost of approving a bad applicant
     cost_false_rejection: float = 1.0  # ... and of rejecting a good one (sets the threshold)
     # Narrows the search space; keys (all optional): "max_layers" (int, 1-5), "max_units" (int),
-    # "max_dropout" (float), "text_architectures" (list of "bag", "cnn").
+    # "max_dropout" (float), "min_learning_rate" / "max_learning_rate" (float),
+    # "text_architectures" (list of "bag", "cnn"). Templates may set defaults for these.
     search_space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
 from dlstudio.engine.features import FeatureSpec, to_arrays
 from dlstudio.engine.schema import Role
 from dlstudio.engine.templates import TaskType, Template
-from dlstudio.engine.tf import keras, tf
+from dlstudio.engine.tf import keras, kt, tf
 
 ONE_HOT_MAX = 30          # categorical columns with more values get an embedding
 VOCAB_MAX = 1000          # most frequent categorical values kept; the rest share one OOV slot
@@ -125,7 +124,7 @@ class StudioHyperModel(kt.HyperModel):
         super().__init__(name="dlstudio")
         self.stats = stats
         self.template = template
-        self.space = dict(space or {})
+        self.space = {**template.search_space, **(space or {})}
         self.seed = seed
         self._text_vocab: dict[tuple, list[str]] = {}
 
@@ -183,7 +182,8 @@ class StudioHyperModel(kt.HyperModel):
         outputs = self._output(x)
 
         model = keras.Model(inputs, outputs, name="dlstudio_model")
-        lr = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+        lr = hp.Float("learning_rate", float(self.space.get("min_learning_rate", 1e-4)),
+                      float(self.space.get("max_learning_rate", 1e-2)), sampling="log")
         loss = {TaskType.BINARY: "binary_crossentropy",
                 TaskType.MULTICLASS: "sparse_categorical_crossentropy",
                 TaskType.REGRESSION: "mean_squared_error"}[self.stats.task]
@@ -263,7 +263,8 @@ class StudioHyperModel(kt.HyperModel):
         class_weight = self.class_weight(hp)
         train = (x.shuffle(min(len(x), 10_000), seed=self.seed, reshuffle_each_iteration=True)
                  .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-        val = validation_data.batch(1024).prefetch(tf.data.AUTOTUNE)
+        val = (validation_data.batch(1024).prefetch(tf.data.AUTOTUNE)
+               if validation_data is not None else None)
         return model.fit(train, validation_data=val, class_weight=class_weight, **kwargs)
 
 

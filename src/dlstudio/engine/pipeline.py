@@ -189,7 +189,13 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
-    model = tuner.get_best_models(1)[0]
+    searched = tuner.get_best_models(1)[0]
+    # The threshold is chosen on validation rows the chosen model has not trained on.
+    val_out = _model_outputs(searched, arrays["validation"], task_type)
+    model = searched
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    if result.reason == "budget":
+        model = refit(hypermodel, best_trial, arrays, y, config.seed, reporter)
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
@@ -202,7 +208,7 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
                               "max_trials": max_trials, "max_epochs": max_epochs}
     project.save()
 
-    evaluation = evaluate_model(project, model, specs, parts, arrays, y)
+    evaluation = evaluate_model(project, model, specs, parts, arrays, y, val_out)
     project.meta["metrics"] = evaluation["metrics"]
     project.meta["status"] = str(Status.FINISHED if result.reason == "budget"
                                  else Status.STOPPED)
@@ -215,6 +221,29 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation["metrics"],
                           export_dir=export_dir)
+
+
+def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
+          y: dict[str, np.ndarray], seed: int, reporter: Reporter):
+    """The best configuration trained again on training + validation rows, for as many epochs
+    as it took to reach its best validation score. More rows usually make a better model; the
+    test rows stay unseen."""
+    from dlstudio.engine.hypermodel import make_dataset
+    from dlstudio.engine.tf import keras
+
+    epochs = int(best_trial.best_step) + 1
+    rows = len(y["train"]) + len(y["validation"])
+    reporter.report(Log(level="info", message=(
+        f"Training the best network again on all {rows} training and validation rows "
+        f"({epochs} epochs).")))
+    keras.utils.set_random_seed(seed)
+    both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
+            for k in arrays["train"]}
+    hp = best_trial.hyperparameters
+    model = hypermodel.build(hp)
+    hypermodel.fit(hp, model, make_dataset(both, np.concatenate([y["train"], y["validation"]])),
+                   epochs=epochs, verbose=0)
+    return model
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -232,7 +261,9 @@ def _model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) ->
 
 def evaluate_model(project: Project, model, specs: list[FeatureSpec],
                    parts: dict[str, pd.DataFrame], arrays: dict[str, dict[str, np.ndarray]],
-                   y: dict[str, np.ndarray]) -> dict[str, Any]:
+                   y: dict[str, np.ndarray], val_out: np.ndarray) -> dict[str, Any]:
+    """Test metrics of `model`; the decision threshold comes from `val_out`, the searched
+    model's outputs on the validation rows."""
     from dlstudio.engine import evaluate as ev
 
     config = project.config
@@ -243,7 +274,6 @@ def evaluate_model(project: Project, model, specs: list[FeatureSpec],
     threshold = None
     rule = None
     if task_type is TaskType.BINARY:
-        val_out = _model_outputs(model, arrays["validation"], task_type)
         rule = ev.threshold_criterion(template, config.cost_false_approval,
                                       config.cost_false_rejection)
         threshold = ev.choose_threshold(y["validation"], val_out[:, 1], rule,

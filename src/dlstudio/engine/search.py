@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras_tuner as kt
-
 from dlstudio.engine.events import BestChanged, EpochEnded, Log, TrialEnded, TrialStarted
 from dlstudio.engine.hypermodel import StudioHyperModel
 from dlstudio.engine.reporter import Reporter
 from dlstudio.engine.templates import Template
-from dlstudio.engine.tf import keras
+from dlstudio.engine.tf import keras, kt
 
 EARLY_STOPPING_PATIENCE = 5
 

@@ -74,7 +74,8 @@ TEMPLATES: dict[str, Template] = {
             report=("accuracy", "f1_macro"),
             target_hints=("sentiment", "class", "label", "polarity", "rating", *_TARGETS),
             max_trials=8,
-            max_epochs=20,
+            max_epochs=40,
+            search_space={"min_learning_rate": 3e-4},
         ),
         Template(
             name="tabular-classification",
@@ -115,7 +116,8 @@ TEMPLATES: dict[str, Template] = {
             report=("accuracy", "f1_macro"),
             target_hints=("category", "topic", "label", "class", *_TARGETS),
             max_trials=8,
-            max_epochs=20,
+            max_epochs=40,
+            search_space={"min_learning_rate": 3e-4},
         ),
     )
 }

@@ -1,6 +1,6 @@
-"""The one place the engine imports TensorFlow and Keras (quietly).
+"""The one place the engine imports TensorFlow, Keras and KerasTuner (quietly).
 
-Modules that need them do `from dlstudio.engine.tf import tf, keras`; everything else in the
+Modules that need them do `from dlstudio.engine.tf import keras, kt, tf`; everything else in the
 engine stays importable without TensorFlow, which keeps the GUI process light.
 """
 
@@ -13,12 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")      # no C++ info/warning ch
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras
+import keras_tuner as kt
 import tensorflow as tf
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)
 
-__all__ = ["keras", "tf"]
+__all__ = ["keras", "kt", "tf"]
 
 
 def gpu_names() -> list[str]:
