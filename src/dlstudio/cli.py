@@ -28,6 +28,7 @@ from typing import Any
 
 from dlstudio import __version__
 from dlstudio.engine.errors import UserError
+from dlstudio.paths import user_log_path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 SAMPLES = {"credit": "credit.csv", "reviews": "reviews.csv"}
@@ -47,11 +48,6 @@ class _UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:    # argparse would print usage and exit 2 itself
         raise _UsageError(message)
-
-
-def user_log_path() -> Path:
-    base = Path(os.environ.get("DLSTUDIO_HOME", Path.home() / ".dlstudio"))
-    return base / "logs" / "dlstudio.log"
 
 
 def _log_internal(text: str, path: Path | None = None) -> Path:

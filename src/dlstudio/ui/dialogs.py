@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QMessageBox, QWidget
+
+from dlstudio.paths import user_log_path
 
 log = logging.getLogger("dlstudio.ui")
 
@@ -30,9 +31,7 @@ APP_TITLE = "DL Studio"
 
 def default_log_path() -> Path:
     """Where internal errors are logged when no project is open."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    root = Path(base) if base else Path.home() / ".dlstudio"
-    return root / "logs" / "dlstudio.log"
+    return user_log_path()
 
 
 def log_to_file(path: Path, text: str) -> Path:

@@ -16,6 +16,8 @@ def make_plot(title: str = "", left: str = "", bottom: str = "", *,
     plot = pg.PlotWidget()
     plot.setMenuEnabled(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
+    for side in ("left", "bottom"):
+        plot.getAxis(side).enableAutoSIPrefix(False)   # "loss (x0.001)" confuses people
     if title:
         plot.setTitle(title, size="10pt")
     if left:

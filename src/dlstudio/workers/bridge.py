@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from dlstudio.workers.process import GRACE_SECONDS, WorkerProcess
 
 POLL_MS = 50
+NICENESS = 5    # the GUI stays responsive while the child trains on every core
 
 
 class WorkerBridge(QObject):
@@ -38,7 +39,7 @@ class WorkerBridge(QObject):
         """Start a task; one at a time (a running one is stopped first)."""
         if self.is_running():
             self.kill()
-        self._worker = WorkerProcess(task, payload)
+        self._worker = WorkerProcess(task, payload, niceness=NICENESS)
         self._worker.start()
         self._timer.start()
 

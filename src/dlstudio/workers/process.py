@@ -36,12 +36,13 @@ def _death_reason(exitcode: int | None) -> str:
 class WorkerProcess:
     """One task (`run`, `resume`, `export`, `predict`, `probe`) in its own process."""
 
-    def __init__(self, task: str, payload: dict[str, Any]) -> None:
+    def __init__(self, task: str, payload: dict[str, Any], niceness: int = 0) -> None:
         from dlstudio.workers.tasks import SEARCH_TASKS, TASKS  # no TensorFlow at import
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}")
         self.task = task
         self.payload = dict(payload)
+        self.niceness = niceness
         self._is_search = task in SEARCH_TASKS
         self._queue = _CTX.Queue()
         self._stop_flag = _CTX.Event()
@@ -53,7 +54,8 @@ class WorkerProcess:
     def start(self) -> None:
         from dlstudio.workers.tasks import child_main
         self._process = _CTX.Process(target=child_main, name=f"dlstudio-{self.task}",
-                                     args=(self.task, self.payload, self._queue, self._stop_flag),
+                                     args=(self.task, self.payload, self._queue, self._stop_flag,
+                                           self.niceness),
                                      daemon=True)
         self._process.start()
         self.started_at = time.monotonic()

@@ -14,6 +14,7 @@ from typing import Any
 
 from dlstudio.engine.errors import UserError
 from dlstudio.engine.events import Event, SearchFailed, TaskFailed, TaskFinished
+from dlstudio.paths import worker_log_path
 
 SEARCH_TASKS = ("run", "resume")
 TASKS = (*SEARCH_TASKS, "export", "predict", "probe")
@@ -52,8 +53,8 @@ def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> Non
         pipeline.run(config, reporter,
                      on_project=lambda p: redirect_stderr(p.root / "logs" / "worker.log"))
     elif task == "resume":
-        redirect_stderr(Path(payload["project"]) / "logs" / "worker.log") \
-            if (Path(payload["project"]) / "project.json").is_file() else None
+        if (Path(payload["project"]) / "project.json").is_file():
+            redirect_stderr(Path(payload["project"]) / "logs" / "worker.log")
         pipeline.resume(payload["project"], reporter, export=payload.get("export"))
     elif task == "export":
         project = Project.open(payload["project"])
@@ -70,10 +71,18 @@ def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> Non
         raise ValueError(f"unknown task {task!r}")
 
 
-def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any) -> None:
-    """Entry point of the spawned worker process: run one task, always end with a final event."""
+def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
+               niceness: int = 0) -> None:
+    """Entry point of the spawned worker process: run one task, always end with a final event.
+
+    `niceness` > 0 lowers the child's CPU priority, so that on a machine with few cores the
+    GUI thread still gets the processor promptly while TensorFlow trains."""
     warnings.filterwarnings("ignore")       # library warnings go nowhere useful for a user
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if niceness > 0 and hasattr(os, "nice"):
+        os.nice(niceness)
+    if task not in SEARCH_TASKS:
+        redirect_stderr(worker_log_path())
     reporter = QueueReporter(queue, stop_flag)
     failed: type[Event] = SearchFailed if task in SEARCH_TASKS else TaskFailed
     extra = {} if task in SEARCH_TASKS else {"task": task}

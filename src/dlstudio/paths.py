@@ -1,0 +1,21 @@
+"""Where DL Studio keeps files that belong to no project (logs of the app and the CLI)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def user_dir() -> Path:
+    """`$DLSTUDIO_HOME`, or `~/.dlstudio`."""
+    return Path(os.environ.get("DLSTUDIO_HOME") or Path.home() / ".dlstudio")
+
+
+def user_log_path() -> Path:
+    """Internal errors outside a project are appended here."""
+    return user_dir() / "logs" / "dlstudio.log"
+
+
+def worker_log_path() -> Path:
+    """TensorFlow's own output from workers that run outside a project (probe, predict)."""
+    return user_dir() / "logs" / "worker.log"
