@@ -22,7 +22,9 @@ test: $(VENV)/.installed
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 demo: $(VENV)/.installed
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/dlstudio demo --screenshots docs/screenshots
+	rm -rf build/demo
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/dlstudio demo --screenshots build/demo
+	cp build/demo/*.png docs/screenshots/
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -86,6 +86,10 @@ def run_demo(out_dir: Path, *, max_trials: int = 2, max_epochs: int = 3) -> dict
             raise DemoError(f"'{d}' is not empty; give the demo an empty folder.")
 
     app = make_application()
+    # The demo's projects are throw-away: keep them out of the user's recent projects.
+    from PySide6.QtCore import QSettings
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                      str(out_dir / "settings"))
     messages: list[tuple[str, str, str]] = []
     dialogs.NONINTERACTIVE = messages
     window = MainWindow(probe_gpu=True)
