@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,38 @@ def test_without_project_a_folder_is_made_in_the_current_directory(cli, tmp_path
     made = [p for p in tmp_path.iterdir() if p.name.startswith("dlstudio-credit-scoring-")]
     assert len(made) == 1 and (made[0] / "project.json").is_file()
     assert str(made[0]) in r.stdout
+
+
+def test_time_limit_ends_the_search_between_epochs(cli, tmp_path, credit_csv):
+    started = time.monotonic()
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--max-trials", "50",
+            "--max-epochs", "200", "--time-limit", "4", "--project", "p", "--json")
+    took = time.monotonic() - started
+    assert r.code == 0, r.stderr
+    final = r.json_lines()[-1]
+    assert final["type"] == "search_finished" and final["reason"] == "time"
+    assert 1 <= final["trials"] < 50
+    assert took < 120, f"a 4 s search took {took:.0f} s"
+    assert json.loads((tmp_path / "p" / "project.json").read_text())["status"] == "stopped"
+
+
+@pytest.mark.parametrize("tuner", ["random", "hyperband"])
+def test_other_tuners(cli, credit_csv, tuner):
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--tuner", tuner,
+            "--max-trials", "2", "--max-epochs", "2", "--project", "p", "--json")
+    assert r.code == 0, r.stderr
+    events = r.json_lines()
+    assert events[0]["type"] in ("log", "search_started")
+    assert next(e for e in events if e["type"] == "search_started")["tuner"] == tuner
+    assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 2
+
+
+def test_resume_cli_on_a_finished_search_reruns_no_trial(trained):
+    r = run_cli("resume", "p", "--json", cwd=trained)
+    assert r.code == 0, r.stderr
+    events = r.json_lines()
+    assert not [e for e in events if e["type"] == "trial_started"]
+    started = next(e for e in events if e["type"] == "search_started")
+    assert started["completed_trials"] == 1
+    assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 1
+    _assert_user_error(run_cli("resume", "out", cwd=trained), "not a DL Studio project")

@@ -35,10 +35,13 @@ class QueueReporter:
 
 
 def redirect_stderr(path: Path) -> None:
-    """Send this process's stderr (TensorFlow's C++ chatter included) to a log file."""
+    """Send this process's stdout and stderr (TensorFlow's C++ chatter, KerasTuner's prints)
+    to a log file: the parent's stdout belongs to the parent (`--json` prints only events)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stdout.flush()
     sys.stderr.flush()
+    os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
 
@@ -79,6 +82,8 @@ def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
     GUI thread still gets the processor promptly while TensorFlow trains."""
     warnings.filterwarnings("ignore")       # library warnings go nowhere useful for a user
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stdout.flush()
+    os.dup2(2, 1)         # until the log is known, nothing of the child's goes to stdout
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
     if task not in SEARCH_TASKS:
