@@ -146,10 +146,8 @@ class Progress:
             if event.status != "completed" and event.message:
                 score += f" ({event.message})"
             best = "" if self.best is None else f" | best {self.best:.4f}"
-            if event.score is not None and (self.best is None or event.trial_id):
-                pass
             self._line(f"{self.trial}: {score} after {event.epochs} epochs, "
-                       f"{event.seconds:.0f} s{best}", clear=True)
+                       f"{event.seconds:.0f} s{best}")
         elif kind == "best_changed":
             self.best = event.score
             self._line(f"  new best: {self.objective} {event.score:.4f}")
@@ -168,7 +166,7 @@ class Progress:
                        f"epoch {epoch}/{total}{shown}{best}\033[K")
         self.out.flush()
 
-    def _line(self, text: str, clear: bool = False) -> None:
+    def _line(self, text: str) -> None:
         if self.tty:
             self.out.write("\r\033[K")
         self.out.write(text + "\n")

@@ -7,7 +7,7 @@ signature and the training data always agree. Pandas and NumPy only: no TensorFl
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,6 @@ class FeatureSpec:
     key: str         # the model input / serving signature key (a safe identifier)
     role: Role       # numeric, categorical or text
     dtype: str       # "float32" or "string"
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "role": str(self.role)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> FeatureSpec:
-        return cls(column=d["column"], key=d["key"], role=Role(d["role"]), dtype=d["dtype"])
 
 
 def _safe_key(name: str, taken: set[str]) -> str:
