@@ -202,6 +202,14 @@ def test_data_errors_exit_2_with_a_plain_message(cli, tmp_path, content, extra, 
     _assert_user_error(r, *words)
 
 
+def test_an_unreadable_file_exits_2(cli, tmp_path):
+    (tmp_path / "photo.csv").write_bytes(bytes(range(256)) * 40)
+    r = cli("run", "photo.csv", "--template", "credit-scoring", *TINY, "--project", "p")
+    _assert_user_error(r, "photo.csv")
+    r = cli("inspect", "photo.csv", "--json")
+    _assert_user_error(r, "photo.csv")
+
+
 def test_unknown_template_and_missing_file_exit_2(cli, tmp_path, credit_csv):
     _assert_user_error(cli("run", credit_csv, "--template", "nope"), "nope", "credit-scoring")
     _assert_user_error(cli("run", "missing.csv", "--template", "sentiment"), "missing.csv")

@@ -28,17 +28,9 @@ from typing import Any
 
 from dlstudio import __version__
 from dlstudio.engine.errors import UserError
-from dlstudio.paths import user_log_path
+from dlstudio.paths import SAMPLE_FILES, user_log_path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
-SAMPLES = {"credit": "credit.csv", "reviews": "reviews.csv"}
-
-
-def sample_path(name: str) -> Path:
-    """A bundled sample data file (see resources/samples/SOURCE.md)."""
-    import importlib.resources
-    return Path(str(importlib.resources.files("dlstudio") / "resources" / "samples"
-                    / SAMPLES[name]))
 
 
 class _UsageError(Exception):
@@ -315,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dlstudio", description="DL Studio: from a CSV or a folder of texts to a "
                 "deployable TensorFlow model. Without a command, opens the desktop app.")
     p.add_argument("--version", action="version", version=f"dlstudio {__version__}")
-    p.add_argument("--sample", choices=sorted(SAMPLES),
+    p.add_argument("--sample", choices=sorted(SAMPLE_FILES),
                    help="open the desktop app on a bundled sample data set")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -388,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            return launch_gui([str(sample_path(args.sample))] if args.sample else [])
+            return launch_gui(["--sample", args.sample] if args.sample else [])
         return args.func(args)
     except _UsageError as exc:
         _err(str(exc))

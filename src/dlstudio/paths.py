@@ -19,3 +19,13 @@ def user_log_path() -> Path:
 def worker_log_path() -> Path:
     """TensorFlow's own output from workers that run outside a project (probe, predict)."""
     return user_dir() / "logs" / "worker.log"
+
+
+SAMPLE_FILES = {"credit": "credit.csv", "reviews": "reviews.csv"}
+
+
+def sample_path(name: str) -> Path:
+    """A bundled sample data file, inside the installed package (see samples/SOURCE.md)."""
+    import importlib.resources
+    res = importlib.resources.files("dlstudio") / "resources" / "samples" / SAMPLE_FILES[name]
+    return Path(str(res))

@@ -550,3 +550,12 @@ def test_module_does_not_import_tensorflow():
             "sys.exit(1 if 'tensorflow' in sys.modules or 'PySide6' in sys.modules else 0)")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_profile_of_free_text_counts_words_with_a_tail_bin():
+    texts = pd.Series([" ".join(["w"] * n) for n in [*range(5, 45), 500]])
+    profile = profile_column(texts, Role.TEXT)
+    assert sum(c for _, c in profile.histogram) == len(texts)
+    label, count = profile.histogram[-1]
+    assert label.endswith("+ words") and count >= 1      # the 500-word outlier
+    assert profile.histogram[0][0].startswith("5–")

@@ -691,13 +691,15 @@ class ColumnProfile:
     histogram: list[tuple[str, int]]    # (label, count), see profile_column
 
 
-def profile_column(series: pd.Series) -> ColumnProfile:
+def profile_column(series: pd.Series, role: Role | None = None) -> ColumnProfile:
     """Counts and a small histogram of one column, for the GUI's profile panel.
 
-    The histogram is, for numbers, 10 equal-width bins labelled "lo–hi" over the finite values
-    (or one bar per value, in value order, when there are at most 10 distinct values); for
-    anything else, the 10 most frequent values with their counts (labels cut to 60 characters).
-    It is empty when the column has no values.
+    For a column used as free text (`role` TEXT) the histogram counts words per text, in 10
+    bins, since its most frequent values say nothing. Otherwise it is, for numbers, 10
+    equal-width bins labelled "lo–hi" over the finite values (or one bar per value, in value
+    order, when there are at most 10 distinct values); for anything else, the 10 most frequent
+    values with their counts (labels cut to 60 characters). It is empty when the column has no
+    values.
     """
     n = len(series)
     missing = int(series.isna().sum())
@@ -717,6 +719,22 @@ def profile_column(series: pd.Series) -> ColumnProfile:
                 counts, edges = np.histogram(v, bins=10)
                 histogram = [(f"{_fmt_number(lo)}–{_fmt_number(hi)}", int(c))
                              for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)]
+    elif len(present) and role is Role.TEXT:
+        words = present.astype(str).str.split().str.len().to_numpy(dtype="float64")
+        # 9 bins up to the 95th percentile and one for the long tail, so outliers don't
+        # squash every text into the first bar.
+        top = float(np.ceil(np.percentile(words, 95)))
+        edges = np.unique(np.round(np.linspace(words.min(), max(top, words.min() + 1), 10)))
+        counts, _ = np.histogram(np.minimum(words, edges[-1]), bins=edges)
+        histogram = [(f"{lo:.0f}–{hi:.0f}", int(c))
+                     for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)]
+        tail = int((words > edges[-1]).sum())
+        if tail:
+            last_lo, last_hi, last_c = edges[-2], edges[-1], histogram[-1][1]
+            histogram[-1] = (f"{last_lo:.0f}–{last_hi:.0f}", last_c - tail)
+            histogram.append((f"{last_hi:.0f}+ words", tail))
+        else:
+            histogram[-1] = (f"{histogram[-1][0]} words", histogram[-1][1])
     elif len(present):
         try:
             counts = present.value_counts().head(10)

@@ -65,7 +65,8 @@ class Schema:
         for c in self.columns:
             if c.name in roles:
                 c = ColumnInfo(**{**c.to_dict(), "role": Role(roles[c.name])})
-                c.reason = "chosen by the user"
+                c.reason = ("the column to predict" if c.role is Role.TARGET
+                            else "chosen by you")
             else:
                 c = ColumnInfo.from_dict(c.to_dict())
             cols.append(c)

@@ -35,11 +35,17 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Start the GUI; `argv` may hold one path: a data file, a text folder or a project folder.
+    """Start the GUI; `argv` may hold one path (a data file, a text folder or a project folder)
+    or `--sample NAME` (a bundled sample, opened as its Welcome-page button does).
 
     Returns the exit code. A failure while starting shows a plain dialog instead of a traceback.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    sample = None
+    if "--sample" in args and args.index("--sample") + 1 < len(args):
+        i = args.index("--sample")
+        sample = args[i + 1]
+        del args[i:i + 2]
     paths = [a for a in args if not a.startswith("-")]
     app = make_application([sys.argv[0] if sys.argv else "dlstudio"])
     try:
@@ -49,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow()
         dialogs.install_excepthook(lambda: window, window.log_path)
         window.show()
-        if paths:
+        if sample:
+            window.open_sample(sample)
+        elif paths:
             window.open_path(paths[0])
     except Exception as exc:
         details = traceback.format_exc()

@@ -33,6 +33,7 @@ from dlstudio.ui.models import DataFrameModel
 from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import make_plot, set_bars
 
+TEXT_COLUMN_WIDTH = 360
 ROLE_LABELS = {
     Role.NUMERIC: "number",
     Role.CATEGORICAL: "category",
@@ -77,7 +78,7 @@ class DataPage(Page):
         super().__init__(state, parent)
         self._job: Job | None = None
         self._generation = 0
-        self._profiles: dict[str, ColumnProfile] = {}
+        self._profiles: dict[tuple[str, str | None], ColumnProfile] = {}
         self._updating = False
 
         self.open_button = QPushButton("Open a data file…")
@@ -302,6 +303,9 @@ class DataPage(Page):
             self._updating = False
         self.model.set_roles({c.name: ROLE_LABELS[c.role] for c in schema.columns},
                              schema.target)
+        for i, c in enumerate(schema.columns):   # free text needs room to be read
+            if c.role is Role.TEXT and self.table.columnWidth(i) < TEXT_COLUMN_WIDTH:
+                self.table.setColumnWidth(i, TEXT_COLUMN_WIDTH)
         lines = list(schema.warnings)
         if not schema.features:
             lines.insert(0, "No column is used as an input: set at least one column to number, "
@@ -324,9 +328,14 @@ class DataPage(Page):
         self.state.set_role(column, combo.currentData())
 
     def profile(self, column: str) -> ColumnProfile:
-        if column not in self._profiles and self.state.df is not None:
-            self._profiles[column] = profile_column(self.state.df[column])
-        return self._profiles[column]
+        schema = self.state.schema
+        role = None
+        if schema is not None and any(c.name == column for c in schema.columns):
+            role = schema.column(column).role
+        key = (column, str(role) if role is not None else None)
+        if key not in self._profiles and self.state.df is not None:
+            self._profiles[key] = profile_column(self.state.df[column], role)
+        return self._profiles[key]
 
     def _show_selected_profile(self) -> None:
         rows = self.columns.selectionModel().selectedRows()

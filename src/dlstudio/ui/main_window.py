@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from dlstudio import __version__
 from dlstudio.engine.errors import UserError
 from dlstudio.engine.project import Project
+from dlstudio.paths import sample_path
 from dlstudio.ui import dialogs
 from dlstudio.ui.data_page import DataPage
 from dlstudio.ui.export_page import ExportPage
@@ -34,7 +35,7 @@ from dlstudio.ui.settings_page import SettingsPage
 from dlstudio.ui.state import WizardState
 from dlstudio.ui.task_page import TaskPage
 from dlstudio.ui.training_page import TrainingPage
-from dlstudio.ui.welcome import SAMPLES, WelcomePage, sample_path
+from dlstudio.ui.welcome import SAMPLES, WelcomePage
 
 ORGANIZATION = "DL Studio"
 APPLICATION = "DL Studio"

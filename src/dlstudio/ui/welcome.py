@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,6 @@ class Sample:
     name: str
     title: str
     description: str
-    file: str
     template: str
     target: str | None = None
     text_column: str | None = None
@@ -36,18 +34,12 @@ SAMPLES = {
     for s in (
         Sample("credit", "Credit scoring",
                "4,454 loan applicants with their income, debts and whether they repaid.",
-               "credit.csv", "credit-scoring", target="Status"),
+               "credit-scoring", target="Status"),
         Sample("reviews", "Product reviews",
                "5,000 food product reviews: great, or not.",
-               "reviews.csv", "sentiment", target="sentiment", text_column="review"),
+               "sentiment", target="sentiment", text_column="review"),
     )
 }
-
-
-def sample_path(name: str) -> Path:
-    """The bundled sample file (it lives inside the installed package)."""
-    res = importlib.resources.files("dlstudio") / "resources" / "samples" / SAMPLES[name].file
-    return Path(str(res))
 
 
 class WelcomePage(Page):
