@@ -166,24 +166,29 @@ class StudioHyperModel(kt.HyperModel):
         x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
         text_task = self.template.modality == "text"
         max_layers = int(self.space.get("max_layers", 2 if text_task else 3))
-        n_layers = hp.Int("layers", 0 if text_task else 1, max(1, max_layers))
+        n_layers = hp.Int("layers", 0 if text_task else 1, max(1, max_layers),
+                          default=0 if text_task else min(2, max(1, max_layers)))
         max_dropout = float(self.space.get("max_dropout", 0.5))
         batch_norm = hp.Boolean("batch_norm") if not text_task else False
         for i in range(n_layers):
             with hp.conditional_scope("layers", list(range(i + 1, max(1, max_layers) + 1))):
-                units = hp.Choice(f"units_{i}", self._units_choices())
+                choices = self._units_choices()
+                units = hp.Choice(f"units_{i}", choices, default=64 if 64 in choices
+                                  else choices[-1])
             x = keras.layers.Dense(units, use_bias=not batch_norm, name=f"dense_{i}")(x)
             if batch_norm:
                 x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
             x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
-        dropout = hp.Float("dropout", 0.0, max_dropout, step=0.1) if max_dropout > 0 else 0.0
+        dropout = (hp.Float("dropout", 0.0, max_dropout, step=0.1,
+                            default=min(0.1, max_dropout)) if max_dropout > 0 else 0.0)
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name="dropout")(x)
         outputs = self._output(x)
 
         model = keras.Model(inputs, outputs, name="dlstudio_model")
-        lr = hp.Float("learning_rate", float(self.space.get("min_learning_rate", 1e-4)),
-                      float(self.space.get("max_learning_rate", 1e-2)), sampling="log")
+        lo = float(self.space.get("min_learning_rate", 1e-4))
+        hi = float(self.space.get("max_learning_rate", 1e-2))
+        lr = hp.Float("learning_rate", lo, hi, sampling="log", default=min(max(1e-3, lo), hi))
         loss = {TaskType.BINARY: "binary_crossentropy",
                 TaskType.MULTICLASS: "sparse_categorical_crossentropy",
                 TaskType.REGRESSION: "mean_squared_error"}[self.stats.task]
@@ -214,8 +219,8 @@ class StudioHyperModel(kt.HyperModel):
     def _text(self, hp: kt.HyperParameters, arch: str, s: FeatureSpec, x):
         if arch == "bag":
             with hp.conditional_scope("text_model", ["bag"]):
-                max_tokens = hp.Choice("bag_max_tokens", [5000, 20000])
-                ngrams = hp.Choice("bag_ngrams", [1, 2])
+                max_tokens = hp.Choice("bag_max_tokens", [5000, 20000], default=20000)
+                ngrams = hp.Choice("bag_ngrams", [1, 2], default=2)
             vocab = self._vocabulary(s.key, max_tokens, ngrams)
             bag = keras.layers.TextVectorization(
                 vocabulary=vocab, ngrams=ngrams, output_mode="multi_hot",
@@ -259,7 +264,7 @@ class StudioHyperModel(kt.HyperModel):
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, x, validation_data=None, **kwargs):
         """`x` and `validation_data` are unbatched tf.data datasets of (inputs, target)."""
-        batch_size = hp.Choice("batch_size", [32, 64, 128, 256])
+        batch_size = hp.Choice("batch_size", [32, 64, 128, 256], default=32)
         class_weight = self.class_weight(hp)
         train = (x.shuffle(min(len(x), 10_000), seed=self.seed, reshuffle_each_iteration=True)
                  .batch(batch_size).prefetch(tf.data.AUTOTUNE))

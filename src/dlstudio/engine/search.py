@@ -128,6 +128,12 @@ def make_tuner(name: str, hypermodel: StudioHyperModel, template: Template, dire
                 state.reporter.report(BestChanged(trial_id=trial.trial_id, score=float(score)))
 
     objective = kt.Objective(template.objective, direction=template.direction)
+    if name == "bayesian":
+        # KerasTuner's default of 3 random trials per hyper-parameter (about 30 here) would
+        # make a budget of 6-10 trials a purely random search.
+        base_kwargs: dict[str, Any] = {"num_initial_points": max(2, max_trials // 3)}
+    else:
+        base_kwargs = {}
     common: dict[str, Any] = dict(objective=objective, directory=str(directory.parent),
                                   project_name=directory.name, seed=seed, overwrite=overwrite,
                                   max_consecutive_failed_trials=3)
@@ -135,8 +141,27 @@ def make_tuner(name: str, hypermodel: StudioHyperModel, template: Template, dire
         tuner = StudioTuner(hypermodel, max_epochs=max_epochs, factor=3, **common)
         tuner.oracle.max_trials = max_trials
     else:
-        tuner = StudioTuner(hypermodel, max_trials=max_trials, **common)
+        tuner = StudioTuner(hypermodel, max_trials=max_trials, **common, **base_kwargs)
+        _first_trial_uses_defaults(tuner.oracle)    # (Hyperband's trials carry epochs)
     return tuner
+
+
+def _first_trial_uses_defaults(oracle: kt.Oracle) -> None:
+    """Make the first trial the hypermodel's defaults, a configuration known to work well,
+    instead of a random draw: small budgets then always include one sound network."""
+    populate = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        if oracle.trials:
+            return populate(trial_id)
+        hps = kt.HyperParameters()
+        for hp in oracle.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                hps.values[hp.name] = hp.default
+        return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": hps.values}
+
+    oracle.populate_space = populate_space
 
 
 @dataclass
