@@ -5,13 +5,6 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
-import pytest
-
-from dlstudio.ui.page import bridge_available
-
-pytestmark = pytest.mark.skipif(
-    not bridge_available(),
-    reason="dlstudio.workers.bridge is not importable yet (the worker package is not landed)")
 
 
 def wait_for(qtbot, signal, action, timeout_s: float):

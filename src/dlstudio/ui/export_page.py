@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
 from dlstudio.ui import dialogs
-from dlstudio.ui.page import CopyableText, Page, bridge_available, heading, hint, make_bridge
+from dlstudio.ui.page import CopyableText, Page, heading, hint
+from dlstudio.workers.bridge import WorkerBridge
 
 
 def format_signature(signature: dict[str, Any]) -> str:
@@ -186,11 +187,8 @@ class ExportPage(Page):
     def _start(self, task: str, payload: dict) -> bool:
         if self.busy():
             return False
-        if not bridge_available():
-            dialogs.warn(self, "The worker is not installed, so this cannot run.")
-            return False
         if self._bridge is None:
-            self._bridge = make_bridge(self)
+            self._bridge = WorkerBridge(self)
             self._bridge.finished.connect(self._finished)
         self._task = task
         self._bridge.start(task, payload)

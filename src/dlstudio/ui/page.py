@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -156,16 +155,3 @@ class CopyableText(QWidget):
         QGuiApplication.clipboard().setText(self.text())
 
 
-def make_bridge(parent: QObject) -> Any:
-    """A `WorkerBridge` (imported here, so the pages load even before the workers package)."""
-    from dlstudio.workers.bridge import WorkerBridge
-
-    return WorkerBridge(parent)
-
-
-def bridge_available() -> bool:
-    try:
-        import dlstudio.workers.bridge  # noqa: F401
-    except ImportError:
-        return False
-    return True

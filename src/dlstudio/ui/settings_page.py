@@ -26,13 +26,12 @@ from dlstudio.engine.events import Event
 from dlstudio.ui.page import (
     CollapsibleSection,
     Page,
-    bridge_available,
     error_label,
     heading,
     hint,
-    make_bridge,
     set_error,
 )
+from dlstudio.workers.bridge import WorkerBridge
 
 TUNER_LABELS = {
     "bayesian": "Bayesian optimisation (recommended)",
@@ -320,11 +319,8 @@ class SettingsPage(Page):
 
     # -- GPU probe (in a child process: the GUI never imports TensorFlow) ----------------------
     def start_probe(self) -> None:
-        if not bridge_available():
-            self.gpu_label.setText("Hardware: cannot check (the worker is not installed).")
-            return
         self._probe_started = True
-        self._probe = make_bridge(self)
+        self._probe = WorkerBridge(self)
         self._probe.finished.connect(self._probe_finished)
         self.gpu_label.setText("Hardware: looking for a GPU…")
         self._probe.start("probe", {})

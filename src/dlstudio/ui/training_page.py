@@ -28,9 +28,10 @@ from dlstudio.engine.errors import UserError
 from dlstudio.engine.project import Project, Status
 from dlstudio.ui import dialogs
 from dlstudio.ui.models import LeaderboardModel
-from dlstudio.ui.page import Page, bridge_available, heading, make_bridge
+from dlstudio.ui.page import Page, heading
 from dlstudio.ui.plots import make_plot, pen
 from dlstudio.ui.settings_page import human_duration
+from dlstudio.workers.bridge import WorkerBridge
 
 HEARTBEAT_MS = 10
 
@@ -222,9 +223,6 @@ class TrainingPage(Page):
     def start(self) -> None:
         if self._running:
             return
-        if not bridge_available():
-            dialogs.warn(self, "The training worker is not installed, so a search cannot start.")
-            return
         job = self._task_and_payload()
         if job is None:
             return
@@ -239,7 +237,7 @@ class TrainingPage(Page):
         self.stall.start()
         self.ticker.start()
         if self._bridge is None:
-            self._bridge = make_bridge(self)
+            self._bridge = WorkerBridge(self)
             self._bridge.event.connect(self.handle_event)
             self._bridge.finished.connect(self._finished)
         self.append_log("Starting the search…" if task == "run" else "Resuming the search…")
