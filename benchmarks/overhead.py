@@ -11,9 +11,11 @@ import:
 * **plain** -- a short script (its text is ``PLAIN_SCRIPT`` below) that reads the CSV with pandas,
   splits it with the engine's own ``resolve_task``/``split_rows``, builds the engine's
   ``TrainingStats``/``StudioHyperModel`` (so the networks are the same), and calls
-  ``keras_tuner.BayesianOptimization(...).search(...)`` directly: no project folder, no events, no
-  tuner subclass, no extra process. Its time runs from this script launching it to the moment
-  ``tuner.search`` returns (the script prints ``time.time()`` then).
+  ``keras_tuner.BayesianOptimization(...).search(...)`` directly (with DL Studio's two search
+  settings: ``num_initial_points`` and a first trial on the defaults, so that both sides train
+  the same networks): no project folder, no events, no tuner subclass, no extra process. Its
+  time runs from this script launching it to the moment ``tuner.search`` returns (the script
+  prints ``time.time()`` then).
 * **worker** -- a short script (``WORKER_SCRIPT``) that does what the GUI does:
   ``WorkerProcess("run", RunConfig(...).to_dict())``, ``.start()``, ``.iter_events()``. Its time
   runs from this script launching it to the moment the ``trial_ended`` event of the last trial
@@ -104,7 +106,12 @@ def main():
     tuner = kt.BayesianOptimization(
         hypermodel, objective=kt.Objective(template.objective, direction=template.direction),
         max_trials=trials, seed=seed, directory=args["dir"], project_name="search",
-        overwrite=True)
+        overwrite=True, num_initial_points=max(2, trials // 3),
+        max_consecutive_failed_trials=3)
+    # The same two search settings DL Studio uses (engine/search.py make_tuner), so both sides
+    # train the same networks: few random trials, and a first trial on the defaults.
+    from dlstudio.engine.search import _first_trial_uses_defaults
+    _first_trial_uses_defaults(tuner.oracle)
     t_ready = time.time()
     tuner.search(make_dataset(arrays["train"], y["train"]),
                  validation_data=make_dataset(arrays["validation"], y["validation"]),

@@ -218,10 +218,12 @@ class WizardState(QObject):
             raise RuntimeError("no project")
         cfg = self.run_config()
         cfg.project = str(self.project.root)
-        self.project.meta["config"] = cfg.to_dict()
+        # Re-read first: the worker may have written status, best trial or export meanwhile.
+        fresh = type(self.project).open(self.project.root)
+        fresh.meta["config"] = cfg.to_dict()
         if self.decision_threshold is not None:
             # The engine's own threshold stays in models/evaluation.json; this is the user's.
-            self.project.meta["decision"] = {"threshold": self.decision_threshold,
-                                             "chosen_by": "user"}
-        self.project.save()
-        return self.project.project_json
+            fresh.meta["decision"] = {"threshold": self.decision_threshold, "chosen_by": "user"}
+        fresh.save()
+        self.project = fresh
+        return fresh.project_json
