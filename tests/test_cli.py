@@ -308,3 +308,32 @@ def test_resume_cli_on_a_finished_search_reruns_no_trial(trained):
     assert started["completed_trials"] == 1
     assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 1
     _assert_user_error(run_cli("resume", "out", cwd=trained), "not a DL Studio project")
+
+
+def test_ctrl_c_stops_gracefully_after_the_current_epoch(tmp_path):
+    """Ctrl+C reaches the whole foreground process group, worker included."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    credit_frame(5000, seed=4).to_csv(tmp_path / "c.csv", index=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlstudio.cli", "run", "c.csv", "--template", "credit-scoring",
+         "--max-trials", "20", "--max-epochs", "50", "--project", "p", "--json"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        events = []
+        for line in proc.stdout:
+            events.append(json.loads(line))
+            if events[-1]["type"] == "epoch_ended":
+                os.killpg(proc.pid, signal.SIGINT)       # what a terminal's Ctrl+C does
+                break
+        events += [json.loads(line) for line in proc.stdout]
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert events[-1]["type"] == "search_finished" and events[-1]["reason"] == "stopped"
+    assert events[-1]["trials"] < 20

@@ -6,6 +6,7 @@ This module is imported in the child only (it pulls in TensorFlow through the en
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -80,6 +81,9 @@ def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
 
     `niceness` > 0 lowers the child's CPU priority, so that on a machine with few cores the
     GUI thread still gets the processor promptly while TensorFlow trains."""
+    # Ctrl+C in a terminal reaches the whole process group: the parent turns it into a
+    # graceful stop request, so the child must not die of it mid-epoch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     warnings.filterwarnings("ignore")       # library warnings go nowhere useful for a user
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stdout.flush()
@@ -96,7 +100,8 @@ def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
     except UserError as exc:
         reporter.report(failed(message=str(exc), user_error=True, **extra))
     except BaseException as exc:
-        reporter.report(failed(message=f"An internal error stopped the {task}: {exc}",
+        reporter.report(failed(message=f"An internal error stopped the {task}: "
+                                       f"{exc or type(exc).__name__}",
                                traceback="".join(traceback.format_exception(exc)), **extra))
     finally:
         queue.close()
