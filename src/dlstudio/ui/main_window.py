@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import platform
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from dlstudio.paths import sample_path
 from dlstudio.ui import dialogs
 from dlstudio.ui.data_page import DataPage
 from dlstudio.ui.export_page import ExportPage
+from dlstudio.ui.jobs import Job
 from dlstudio.ui.page import Page
 from dlstudio.ui.results_page import ResultsPage
 from dlstudio.ui.settings_page import SettingsPage
@@ -54,6 +56,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("DL Studio")
         self.setAcceptDrops(True)
+        # The Results page needs scikit-learn, which takes most of a second to import: load it
+        # on a pool thread now rather than on the GUI thread when the page first draws.
+        Job(importlib.import_module, "sklearn.metrics").start()
         self.state = WizardState(self)
         self.welcome = WelcomePage(self.state)
         self.data_page = DataPage(self.state)

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sklearn.metrics import confusion_matrix
 
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
@@ -269,6 +268,9 @@ class ResultsPage(Page):
         if self._p is None or self._y is None or self.threshold is None:
             return
         pred = self.predictions()
+        # Imported on first use: scikit-learn takes most of a second to load, the window doesn't.
+        from sklearn.metrics import confusion_matrix
+
         cm = confusion_matrix(self._y.astype(str), pred.astype(str), labels=self._classes)
         self._show_matrix(cm.tolist())
         self.threshold_label.setText(f"{self.threshold:.3f}")
