@@ -96,9 +96,12 @@ def make_tuner(name: str, hypermodel: StudioHyperModel, template: Template, dire
 
     class StudioTuner(base):  # type: ignore[misc, valid-type]
         def pre_create_trial(self) -> None:
+            # When the budget is spent (and no killed trial waits for a retry; KerasTuner keeps
+            # those in `_retry_queue`), the oracle ends the search itself: that is "budget",
+            # not "time" or "stopped", even if the clock ran out at the same moment.
             if self.oracle.max_trials and len(self.oracle.trials) >= self.oracle.max_trials \
                     and not self.oracle._retry_queue:
-                return          # the oracle itself will end the search
+                return
             if state.check():
                 raise _Halt
 
