@@ -337,3 +337,26 @@ def test_ctrl_c_stops_gracefully_after_the_current_epoch(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert events[-1]["type"] == "search_finished" and events[-1]["reason"] == "stopped"
     assert events[-1]["trials"] < 20
+
+
+def test_a_table_mixing_numbers_many_categories_and_text(cli, tmp_path):
+    """Numbers, a category with many values (an embedding) and free text in one model."""
+    rng = np.random.default_rng(6)
+    n = 300
+    city = rng.integers(0, 60, n)
+    words = np.where(rng.random(n) < 0.5, "late payment again", "paid on time as usual")
+    pd.DataFrame({"amount": rng.normal(size=n), "city": [f"c{i}" for i in city],
+                  "comment": [f"{w}, customer {i}" for i, w in enumerate(words)],
+                  "label": np.where(words == "late payment again", "risky", "fine")}) \
+        .to_csv(tmp_path / "m.csv", index=False)
+    r = cli("run", "m.csv", "--template", "tabular-classification", "--target", "label",
+            "--max-trials", "2", "--max-epochs", "4", "--project", "p", "--export", "out")
+    assert r.code == 0, r.stderr
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert {i["column"]: i["role"] for i in card["inputs"]} == {
+        "amount": "numeric", "city": "categorical", "comment": "text"}
+    pd.DataFrame({"amount": [0.1], "city": ["c999"], "comment": ["late payment again"]}) \
+        .to_csv(tmp_path / "new.csv", index=False)      # an unseen city goes to the OOV slot
+    r = cli("predict", "out", "new.csv", "--output", "pred.csv")
+    assert r.code == 0, r.stderr
+    assert pd.read_csv(tmp_path / "pred.csv")["predicted_label"].iloc[0] in ("risky", "fine")

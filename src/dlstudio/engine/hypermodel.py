@@ -225,6 +225,9 @@ class StudioHyperModel(kt.HyperModel):
             bag = keras.layers.TextVectorization(
                 vocabulary=vocab, ngrams=ngrams, output_mode="multi_hot",
                 name=f"{s.key}_ngrams")(x)
+            # On a [N, 1] input the layer declares [N, 1, V] but returns [N, V]; say [N, V] so
+            # that it concatenates with the other columns' features.
+            bag = keras.layers.Reshape((bag.shape[-1],), name=f"{s.key}_flat")(bag)
             return ToFloat(name=f"{s.key}_bag")(bag)
         with hp.conditional_scope("text_model", ["cnn"]):
             max_tokens = hp.Choice("cnn_max_tokens", [5000, 20000])
