@@ -7,6 +7,7 @@ signature and the training data always agree. Pandas and NumPy only: no TensorFl
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,10 @@ class FeatureSpec:
 
 
 def _safe_key(name: str, taken: set[str]) -> str:
-    # Signature keys must be identifiers TF Serving accepts: letters, digits, '_' and '.'.
-    key = re.sub(r"[^0-9A-Za-z_]+", "_", name.strip()).strip("_") or "column"
+    # Signature keys must be identifiers TF Serving accepts: ASCII letters, digits and '_'.
+    # Accents are dropped, not the letters they sit on ("âge" -> "age").
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    key = re.sub(r"[^0-9A-Za-z_]+", "_", ascii_name.strip()).strip("_") or "column"
     if not key[0].isalpha():
         key = f"c_{key}"
     base, n = key, 2
