@@ -77,3 +77,27 @@ def test_stop_during_training_ends_the_search_and_keeps_the_best(window, qtbot, 
     assert tp.start_button.isEnabled() and not tp.stop_button.isEnabled()
     assert not tp.busy()
     assert "tensorflow" not in sys.modules
+
+
+def test_a_stopped_search_resumes_from_the_training_page_to_its_budget(window, qtbot, tmp_path,
+                                                                        dialogs):
+    import json
+
+    start_credit_sample(window, qtbot, tmp_path, trials=3, epochs=20)
+    tp = window.training_page
+    tp.start_button.click()
+    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    stopped = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
+    assert stopped.type == "search_finished" and stopped.reason == "stopped"
+    assert stopped.trials < 3
+    assert tp.start_button.text() == "Resume search"
+
+    final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
+    assert final.type == "search_finished" and final.reason == "budget", final
+    assert final.trials == 3
+    logged = [json.loads(x) for x in (tmp_path / "project" / "events.jsonl").read_text()
+              .splitlines()]
+    completed = [e["trial_id"] for e in logged
+                 if e["type"] == "trial_ended" and e["status"] == "completed"]
+    assert sorted(completed) == ["0", "1", "2"]
+    assert "tensorflow" not in sys.modules
