@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pyqtgraph as pg
@@ -11,9 +12,27 @@ pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
 PALETTE = ("#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#c62828", "#00838f")
 
 
+class CountAxis(pg.AxisItem):
+    """An axis of whole numbers (epochs, networks): no "1.5" between epoch 1 and epoch 2."""
+
+    def tickValues(self, minVal, maxVal, size):
+        levels = [(spacing, [v for v in values if float(v).is_integer()])
+                  for spacing, values in super().tickValues(minVal, maxVal, size)
+                  if spacing >= 1]
+        if not any(values for _, values in levels):
+            first, last = math.ceil(minVal), math.floor(maxVal)
+            levels = [(1, list(range(first, last + 1)))] if last >= first else []
+        return levels
+
+    def tickStrings(self, values, scale, spacing):
+        return [str(round(v)) for v in values]
+
+
 def make_plot(title: str = "", left: str = "", bottom: str = "", *,
-              legend: bool = False) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
+              legend: bool = False, counts_on_x: bool = False) -> pg.PlotWidget:
+    """A light plot; `counts_on_x` labels the x axis with whole numbers only."""
+    axes = {"bottom": CountAxis("bottom")} if counts_on_x else None
+    plot = pg.PlotWidget(axisItems=axes)
     plot.setMenuEnabled(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
     for side in ("left", "bottom"):

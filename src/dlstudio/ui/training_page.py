@@ -118,17 +118,19 @@ class TrainingPage(Page):
         buttons.addWidget(self.elapsed_label)
         buttons.addWidget(self.remaining_label)
 
-        self.loss_plot = make_plot("Loss of the current network", "loss", "epoch", legend=True)
+        self.loss_plot = make_plot("Loss of the current network", "loss", "epoch", legend=True,
+                                   counts_on_x=True)
         self.train_loss = self.loss_plot.plot([], [], pen=pen(0), name="training",
                                               symbol="o", symbolSize=5)
         self.val_loss = self.loss_plot.plot([], [], pen=pen(1), name="validation",
                                             symbol="o", symbolSize=5)
-        self.metric_plot = make_plot("Score of the current network", "", "epoch", legend=True)
+        self.metric_plot = make_plot("Score of the current network", "", "epoch", legend=True,
+                                     counts_on_x=True)
         self.train_metric = self.metric_plot.plot([], [], pen=pen(0), name="training",
                                                   symbol="o", symbolSize=5)
         self.val_metric = self.metric_plot.plot([], [], pen=pen(1), name="validation",
                                                 symbol="o", symbolSize=5)
-        self.best_plot = make_plot("Best score so far", "", "network")
+        self.best_plot = make_plot("Best score so far", "", "network", counts_on_x=True)
         self.best_curve = self.best_plot.plot([], [], pen=pen(2), symbol="o", symbolSize=7,
                                               symbolBrush="#2e7d32")
         self.scores_curve = self.best_plot.plot([], [], pen=None, symbol="x", symbolSize=7,
