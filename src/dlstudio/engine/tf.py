@@ -6,6 +6,7 @@ engine stays importable without TensorFlow, which keeps the GUI process light.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -18,6 +19,14 @@ import tensorflow as tf
 
 tf.get_logger().setLevel(logging.ERROR)
 logging.getLogger("absl").setLevel(logging.ERROR)
+
+# By default TensorFlow takes nearly all GPU memory on first use. The worker, the fresh process
+# that verifies an export and the GUI's probe can all hold the GPU at once, so each takes only
+# what it needs.
+# (A RuntimeError means the GPU was initialised already in this process: keep its setting.)
+for _gpu in tf.config.list_physical_devices("GPU"):
+    with contextlib.suppress(RuntimeError):
+        tf.config.experimental.set_memory_growth(_gpu, True)
 
 __all__ = ["keras", "kt", "tf"]
 
