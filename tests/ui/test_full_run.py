@@ -101,3 +101,23 @@ def test_a_stopped_search_resumes_from_the_training_page_to_its_budget(window, q
                  if e["type"] == "trial_ended" and e["status"] == "completed"]
     assert sorted(completed) == ["0", "1", "2"]
     assert "tensorflow" not in sys.modules
+
+
+def test_a_killed_worker_is_reported_and_the_search_can_be_resumed(window, qtbot, tmp_path,
+                                                                   dialogs):
+    import os
+    import signal
+
+    start_credit_sample(window, qtbot, tmp_path, trials=2, epochs=20)
+    tp = window.training_page
+    tp.start_button.click()
+    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    worker = tp._bridge.worker     # the child process, as the out-of-memory killer would see it
+    failed = wait_for(qtbot, tp.search_done, lambda: os.kill(worker.pid, signal.SIGKILL), 60)
+    assert failed.type == "search_failed" and "killed" in failed.message
+    assert any("killed" in text for _kind, text in dialogs.calls)
+    assert window.isVisible() and not tp.busy()
+    assert tp.start_button.text() == "Resume search"
+
+    final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
+    assert final.type == "search_finished" and final.trials == 2, final
