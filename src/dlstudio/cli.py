@@ -241,7 +241,7 @@ def _default_project(template: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from dlstudio.engine.config import RunConfig
-    from dlstudio.engine.errors import ConfigError
+    from dlstudio.engine.project import Project
     from dlstudio.engine.templates import get_template
 
     get_template(args.template)
@@ -249,10 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from dlstudio.engine.errors import DataError
         raise DataError(f"The data file '{args.data}' does not exist.")
     project = Path(args.project) if args.project else _default_project(args.template)
-    if (project / "project.json").exists():
-        raise ConfigError(
-            f"The folder '{project}' already holds a DL Studio project. Continue it with "
-            f"'dlstudio resume {project}', or choose another folder with --project.")
+    Project.check_free(project)     # refuse now, before a worker loads TensorFlow
     config = RunConfig(
         data=str(Path(args.data).resolve()), template=args.template, project=str(project.resolve()),
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,

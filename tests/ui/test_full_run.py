@@ -27,6 +27,15 @@ def start_credit_sample(window, qtbot, tmp_path, trials: int, epochs: int):
     assert window.current_page() is window.training_page
 
 
+def start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials: int, epochs: int):
+    """Start a search on the credit sample and return the Training page once an epoch ended."""
+    start_credit_sample(window, qtbot, tmp_path, trials=trials, epochs=epochs)
+    tp = window.training_page
+    tp.start_button.click()
+    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    return tp
+
+
 def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot, tmp_path,
                                                                    dialogs):
     start_credit_sample(window, qtbot, tmp_path, trials=1, epochs=2)
@@ -66,10 +75,7 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
 
 def test_stop_during_training_ends_the_search_and_keeps_the_best(window, qtbot, tmp_path,
                                                                   dialogs):
-    start_credit_sample(window, qtbot, tmp_path, trials=20, epochs=200)
-    tp = window.training_page
-    tp.start_button.click()
-    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=20, epochs=200)
     assert tp.stop_button.isEnabled()
     final = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
     assert final.type == "search_finished", getattr(final, "message", final)
@@ -83,10 +89,7 @@ def test_a_stopped_search_resumes_from_the_training_page_to_its_budget(window, q
                                                                         dialogs):
     import json
 
-    start_credit_sample(window, qtbot, tmp_path, trials=3, epochs=20)
-    tp = window.training_page
-    tp.start_button.click()
-    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=3, epochs=20)
     stopped = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
     assert stopped.type == "search_finished" and stopped.reason == "stopped"
     assert stopped.trials < 3
@@ -108,10 +111,7 @@ def test_a_killed_worker_is_reported_and_the_search_can_be_resumed(window, qtbot
     import os
     import signal
 
-    start_credit_sample(window, qtbot, tmp_path, trials=2, epochs=20)
-    tp = window.training_page
-    tp.start_button.click()
-    qtbot.waitUntil(lambda: any(r.epochs >= 1 for r in tp.leaderboard.rows), timeout=300_000)
+    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=2, epochs=20)
     worker = tp._bridge.worker     # the child process, as the out-of-memory killer would see it
     failed = wait_for(qtbot, tp.search_done, lambda: os.kill(worker.pid, signal.SIGKILL), 60)
     assert failed.type == "search_failed" and "killed" in failed.message

@@ -6,7 +6,6 @@ whether to stop; it knows nothing of processes, terminals or Qt.
 
 from __future__ import annotations
 
-import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -139,6 +138,14 @@ def prepare(project: Project, reporter: Reporter) -> None:
         f"validate, {len(parts['test'])} kept aside to test.")))
 
 
+def project_specs(project: Project) -> list[FeatureSpec]:
+    """The model inputs of a prepared project (its schema decides them)."""
+    schema = project.schema
+    if schema is None:
+        raise ConfigError(f"The project '{project.root}' has no data yet; run a search first.")
+    return feature_specs(schema)
+
+
 def encode_target(values: pd.Series, task: dict) -> np.ndarray:
     if task["type"] == str(TaskType.REGRESSION):
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float32)
@@ -156,9 +163,7 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
     config = project.config
     template = get_template(config.template)
     task = project.task
-    schema = project.schema
-    assert schema is not None
-    specs = feature_specs(schema)
+    specs = project_specs(project)
     parts = project.load_split()
     target = task["target"]
     y = {name: encode_target(part[target], task) for name, part in parts.items()}
@@ -340,9 +345,8 @@ def export_project(project: Project, export_dir: str | Path, model=None) -> dict
     config = project.config
     template = get_template(config.template)
     task = project.task
+    specs = project_specs(project)
     schema = project.schema
-    assert schema is not None
-    specs = feature_specs(schema)
     parts = project.load_split()
     sample = to_arrays(parts["test"].head(EXPORT_SAMPLE_ROWS), specs)
     split = project.meta["split"]
@@ -433,7 +437,6 @@ def _guard(project: Project, reporter: Reporter, body) -> Event:
         project.set_status(Status.FAILED)
     except Exception as exc:   # a bug or a crash inside TensorFlow: keep the cause in the log
         text = log_exception(project, exc)
-        logging.getLogger(__name__).debug(text)
         final = SearchFailed(
             message=f"The search stopped because of an internal error: {exc}. "
                     f"Details are in {project.log_path}.",

@@ -109,9 +109,9 @@ class Project:
         return self.root / "logs" / "dlstudio.log"
 
     # -- life cycle ---------------------------------------------------------------------------
-    @classmethod
-    def create(cls, root: str | os.PathLike, config: RunConfig) -> Project:
-        """Make a new project folder; refuse to touch a folder that holds anything else."""
+    @staticmethod
+    def check_free(root: str | os.PathLike) -> None:
+        """Raise ConfigError unless `root` is a new or empty folder a project may be made in."""
         root = Path(root)
         if (root / "project.json").exists():
             raise ConfigError(
@@ -125,6 +125,12 @@ class Project:
                 f"The folder '{root}' is not empty. Choose an empty or new folder for the project, "
                 "so that nothing in it is overwritten."
             )
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, config: RunConfig) -> Project:
+        """Make a new project folder; refuse to touch a folder that holds anything else."""
+        root = Path(root)
+        cls.check_free(root)
         root.mkdir(parents=True, exist_ok=True)
         meta = {
             "format_version": FORMAT_VERSION,

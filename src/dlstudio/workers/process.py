@@ -27,7 +27,10 @@ def _death_reason(exitcode: int | None) -> str:
             return ("The worker process was killed (SIGKILL). This often means the computer ran "
                     "out of memory; try a smaller budget or fewer columns. The project was kept "
                     "and the search can be resumed.")
-        name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
         return f"The worker process was stopped by signal {name}. The project was kept."
     return (f"The worker process ended unexpectedly (exit code {exitcode}) before it finished. "
             "The project was kept.")

@@ -35,7 +35,7 @@ class QueueReporter:
         return self.stop_flag.is_set()
 
 
-def redirect_stderr(path: Path) -> None:
+def redirect_output(path: Path) -> None:
     """Send this process's stdout and stderr (TensorFlow's C++ chatter, KerasTuner's prints)
     to a log file: the parent's stdout belongs to the parent (`--json` prints only events)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,10 +55,10 @@ def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> Non
     if task == "run":
         config = RunConfig.from_dict(payload)
         pipeline.run(config, reporter,
-                     on_project=lambda p: redirect_stderr(p.root / "logs" / "worker.log"))
+                     on_project=lambda p: redirect_output(p.root / "logs" / "worker.log"))
     elif task == "resume":
         if (Path(payload["project"]) / "project.json").is_file():
-            redirect_stderr(Path(payload["project"]) / "logs" / "worker.log")
+            redirect_output(Path(payload["project"]) / "logs" / "worker.log")
         pipeline.resume(payload["project"], reporter, export=payload.get("export"))
     elif task == "export":
         project = Project.open(payload["project"])
@@ -91,7 +91,7 @@ def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
     if task not in SEARCH_TASKS:
-        redirect_stderr(worker_log_path())
+        redirect_output(worker_log_path())
     reporter = QueueReporter(queue, stop_flag)
     failed: type[Event] = SearchFailed if task in SEARCH_TASKS else TaskFailed
     extra = {} if task in SEARCH_TASKS else {"task": task}
