@@ -291,6 +291,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from dlstudio.ui.startup import display_problem
+    problem = display_problem()     # a window is opened only if QT_QPA_PLATFORM asks for one
+    if problem:
+        _err(problem)
+        return EXIT_USER
     from dlstudio.ui.demo import run_demo
     report = run_demo(Path(args.screenshots), max_trials=args.max_trials,
                       max_epochs=args.max_epochs)
@@ -360,6 +365,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def launch_gui(argv: list[str]) -> int:
+    from dlstudio.ui.startup import display_problem
+    problem = display_problem()     # before Qt, whose platform plugin would abort the process
+    if problem:
+        _err(problem)
+        return EXIT_USER
     try:
         from dlstudio.ui.app import main as gui_main
     except ImportError as exc:
