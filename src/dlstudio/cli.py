@@ -9,7 +9,9 @@
     dlstudio demo --screenshots DIR
 
 Exit codes: 0 success; 2 a problem with the user's input or options (one plain line on stderr);
-1 an internal error (the traceback goes to a log file, whose path is printed).
+1 an internal error (the traceback goes to a log file, whose path is printed); 141 (128 +
+SIGPIPE, what a shell tool killed by SIGPIPE reports) when the reader of stdout went away, as in
+`dlstudio inspect big.csv | head -3`: the command ends quietly, stopping a running search.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dlstudio.engine.errors import UserError
 from dlstudio.paths import SAMPLE_FILES, user_log_path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE (13); signal.SIGPIPE does not exist on Windows
 
 
 class _UsageError(Exception):
@@ -388,13 +391,22 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return launch_gui(["--sample", args.sample] if args.sample else [])
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()      # a closed pipe shows here, not in the interpreter's exit
+        return code
     except _UsageError as exc:
         _err(str(exc))
         return EXIT_USER
     except UserError as exc:
         _err(str(exc))
         return EXIT_USER
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`). Python's recipe: point stdout at devnull so
+        # that the interpreter's last flush does not fail again, and end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
