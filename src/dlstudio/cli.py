@@ -30,7 +30,7 @@ from typing import Any
 
 from dlstudio import __version__
 from dlstudio.engine.errors import UserError
-from dlstudio.paths import SAMPLE_FILES, user_log_path
+from dlstudio.paths import SAMPLE_FILES, user_log_path, worker_log_path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE (13); signal.SIGPIPE does not exist on Windows
@@ -54,9 +54,9 @@ def _log_internal(text: str, path: Path | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send stderr (TensorFlow's C++ start-up chatter) to the log while the engine works."""
-    path = user_log_path()
+def _quiet_stderr(path: Path) -> Iterator[None]:
+    """Send stderr (TensorFlow's C++ start-up chatter) to a worker log while the engine works:
+    dlstudio.log holds DL Studio's own tracebacks only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
@@ -278,7 +278,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dlstudio.engine import pipeline
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
-    with _quiet_stderr():
+    with _quiet_stderr(project.root / "logs" / "worker.log"):
         result = pipeline.export_project(project, args.export_dir)
     print(f"Exported (verified in a fresh process) to {result['export_dir']}")
     return EXIT_OK
@@ -286,7 +286,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from dlstudio.engine import pipeline
-    with _quiet_stderr():
+    with _quiet_stderr(worker_log_path()):
         result = pipeline.predict_file(args.export_dir, args.data, args.output)
     print(f"Wrote {result['rows']} rows with predictions to {result['output']}")
     return EXIT_OK
