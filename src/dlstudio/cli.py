@@ -9,7 +9,9 @@
     dlstudio demo --screenshots DIR
 
 Exit codes: 0 success; 2 a problem with the user's input or options (one plain line on stderr);
-1 an internal error (the traceback goes to a log file, whose path is printed).
+1 an internal error (the traceback goes to a log file, whose path is printed); 141 (128 +
+SIGPIPE, what a shell tool killed by SIGPIPE reports) when the reader of stdout went away, as in
+`dlstudio inspect big.csv | head -3`: the command ends quietly, stopping a running search.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from typing import Any
 
 from dlstudio import __version__
 from dlstudio.engine.errors import UserError
-from dlstudio.paths import SAMPLE_FILES, user_log_path
+from dlstudio.paths import SAMPLE_FILES, user_log_path, worker_log_path
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE (13); signal.SIGPIPE does not exist on Windows
 
 
 class _UsageError(Exception):
@@ -51,9 +54,9 @@ def _log_internal(text: str, path: Path | None = None) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send stderr (TensorFlow's C++ start-up chatter) to the log while the engine works."""
-    path = user_log_path()
+def _quiet_stderr(path: Path) -> Iterator[None]:
+    """Send stderr (TensorFlow's C++ start-up chatter) to a worker log while the engine works:
+    dlstudio.log holds DL Studio's own tracebacks only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
@@ -275,7 +278,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dlstudio.engine import pipeline
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
-    with _quiet_stderr():
+    with _quiet_stderr(project.root / "logs" / "worker.log"):
         result = pipeline.export_project(project, args.export_dir)
     print(f"Exported (verified in a fresh process) to {result['export_dir']}")
     return EXIT_OK
@@ -283,7 +286,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from dlstudio.engine import pipeline
-    with _quiet_stderr():
+    with _quiet_stderr(worker_log_path()):
         result = pipeline.predict_file(args.export_dir, args.data, args.output)
     print(f"Wrote {result['rows']} rows with predictions to {result['output']}")
     return EXIT_OK
@@ -291,6 +294,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from dlstudio.ui.startup import display_problem
+    problem = display_problem()     # a window is opened only if QT_QPA_PLATFORM asks for one
+    if problem:
+        _err(problem)
+        return EXIT_USER
     from dlstudio.ui.demo import run_demo
     report = run_demo(Path(args.screenshots), max_trials=args.max_trials,
                       max_epochs=args.max_epochs)
@@ -360,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def launch_gui(argv: list[str]) -> int:
+    from dlstudio.ui.startup import display_problem
+    problem = display_problem()     # before Qt, whose platform plugin would abort the process
+    if problem:
+        _err(problem)
+        return EXIT_USER
     try:
         from dlstudio.ui.app import main as gui_main
     except ImportError as exc:
@@ -378,13 +391,22 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         if args.command is None:
             return launch_gui(["--sample", args.sample] if args.sample else [])
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()      # a closed pipe shows here, not in the interpreter's exit
+        return code
     except _UsageError as exc:
         _err(str(exc))
         return EXIT_USER
     except UserError as exc:
         _err(str(exc))
         return EXIT_USER
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`). Python's recipe: point stdout at devnull so
+        # that the interpreter's last flush does not fail again, and end quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         _err("interrupted")
         return 130

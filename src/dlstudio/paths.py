@@ -12,12 +12,13 @@ def user_dir() -> Path:
 
 
 def user_log_path() -> Path:
-    """Internal errors outside a project are appended here."""
+    """Internal errors outside a project are appended here (DL Studio's tracebacks only)."""
     return user_dir() / "logs" / "dlstudio.log"
 
 
 def worker_log_path() -> Path:
-    """TensorFlow's own output from workers that run outside a project (probe, predict)."""
+    """TensorFlow's own output from work outside a project (probe, predict); a project's is in
+    its own logs/worker.log."""
     return user_dir() / "logs" / "worker.log"
 
 

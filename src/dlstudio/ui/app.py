@@ -70,5 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     return app.exec()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":          # `python -m dlstudio.ui.app`; `dlstudio` checks in cli.py
+    from dlstudio.ui.startup import display_problem
+    problem = display_problem()
+    if problem:
+        print(f"dlstudio: {problem}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(main())

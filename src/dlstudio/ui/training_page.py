@@ -177,6 +177,7 @@ class TrainingPage(Page):
         self.ticker.timeout.connect(self._update_times)
         state.project_changed.connect(self._project_changed)
         self.clear()
+        self._show_budget()
 
     # -- Page ---------------------------------------------------------------------------------
     def is_complete(self) -> bool:
@@ -192,7 +193,17 @@ class TrainingPage(Page):
         return self.stall.max_stall_ms
 
     def on_enter(self) -> None:
+        if not self._running and not self.leaderboard.rows:
+            self._show_budget()
         self._update_buttons()
+
+    def _show_budget(self) -> None:
+        """Before a search: "network 0 of N", N the budget chosen on the Settings page (or the
+        template's default), not QProgressBar's default maximum of 100."""
+        st = self.state
+        budget = st.settings.max_trials or (st.template.max_trials if st.template else 10)
+        self.progress.setMaximum(max(1, budget))
+        self.progress.setValue(0)
 
     def is_running(self) -> bool:
         return self._running

@@ -62,6 +62,7 @@ def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> Non
         pipeline.resume(payload["project"], reporter, export=payload.get("export"))
     elif task == "export":
         project = Project.open(payload["project"])
+        redirect_output(project.root / "logs" / "worker.log")
         result = pipeline.export_project(project, payload["export_dir"])
         reporter.report(TaskFinished(task=task, result=result))
     elif task == "predict":
