@@ -378,6 +378,8 @@ def infer_schema(df: pd.DataFrame, *, target: str | None = None,
                                   distinct=distinct, reason=reason))
         if warning:
             warnings.append(warning)
+        if role in (Role.NUMERIC, Role.TARGET):
+            warnings.extend(_infinite_warnings(name, s, role))
     if target is not None:
         warnings.extend(_leakage_warnings(df, names, target, columns))
     return Schema(rows=len(df), columns=columns, warnings=warnings)
@@ -464,6 +466,31 @@ def _infer_text_role(name: str, s: pd.Series, present: int,
     if distinct == present:
         return Role.IGNORE, "identifier: every value is different", _id_warning(name)
     return Role.CATEGORICAL, f"{distinct} distinct values", None
+
+
+def _infinite_mask(s: pd.Series) -> np.ndarray:
+    """Which values are inf or -inf, as numbers or as text that pandas reads as a number
+    ("inf", "-Infinity"); parsed the way the model's inputs are (features.column_array)."""
+    none = np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_complex_dtype(s):
+        return none
+    try:
+        if not pd.api.types.is_numeric_dtype(s):
+            s = pd.to_numeric(s, errors="coerce")
+        return np.isinf(s.to_numpy(dtype="float64", na_value=np.nan))
+    except (TypeError, ValueError):     # values that are not numbers at all (lists, dates)
+        return none
+
+
+def _infinite_warnings(name: str, s: pd.Series, role: Role) -> list[str]:
+    count = int(_infinite_mask(s).sum())
+    if not count:
+        return []
+    values = f"{count:,} infinite value{'s' if count != 1 else ''} (inf or -inf)"
+    if role is Role.TARGET:
+        return [f"The target column '{name}' has {values}; when predicting a number, DL Studio "
+                f"leaves those rows out, like rows without a target."]
+    return [f"Column '{name}' has {values}; DL Studio treats them as missing."]
 
 
 def _id_warning(name: str) -> str:
@@ -621,12 +648,15 @@ def check_target(df: pd.DataFrame, target: str, task: TaskType, *,
     if n == 0:
         raise DataError(f"The table has no rows, so the target column '{target}' has nothing to "
                         f"learn from.")
-    missing = int(s.isna().sum())
+    # A number to predict that is infinite is as good as missing: the row is left out.
+    infinite = _infinite_mask(s) if task is TaskType.REGRESSION else np.zeros(n, dtype=bool)
+    missing = int(s.isna().sum()) + int(infinite.sum())
     if missing / n > 0.5:
-        raise DataError(f"The target column '{target}' is empty in {_pct(missing, n)} of the rows "
-                        f"({missing:,} of {n:,}); at most half may be missing. Fill it in, or "
-                        f"choose another column as the target.")
-    present = s.dropna()
+        empty = "empty or infinite" if infinite.any() else "empty"
+        raise DataError(f"The target column '{target}' is {empty} in {_pct(missing, n)} of the "
+                        f"rows ({missing:,} of {n:,}); at most half may be missing. Fill it in, "
+                        f"or choose another column as the target.")
+    present = s[~infinite].dropna()
     counts = present.value_counts()
     if len(counts) <= 1:
         value = f" ({_short(counts.index[0])!r})" if len(counts) else ""

@@ -26,7 +26,11 @@ from dlstudio.engine.templates import TaskType
 from dlstudio.engine.tf import keras, tf
 
 MODEL_NAME = "dlstudio"
-VERIFY_TOLERANCE = 1e-5
+# The reloaded model's outputs must match per element within VERIFY_ATOL + VERIFY_RTOL * |want|
+# (numpy.allclose's rule): relative for large outputs, where one float32 step of a price near
+# 400,000 is 0.03, and absolute near zero.
+VERIFY_RTOL = 1e-5
+VERIFY_ATOL = 1e-5
 
 
 def serving_outputs(model: keras.Model, task: TaskType, classes: list[str],
@@ -167,10 +171,46 @@ def _prepare_target(export_dir: Path) -> None:
                 "empty or new folder so that nothing in it is overwritten.")
 
 
+def compare_outputs(got: dict[str, Any], expected: dict[str, np.ndarray]) -> dict[str, float]:
+    """Check the reloaded model's outputs `got` against `expected`; returns the largest
+    absolute and relative differences. Raises RuntimeError, in plain words, if they differ.
+
+    Numbers match when |got - want| <= VERIFY_ATOL + VERIFY_RTOL * |want|, per element. The
+    relative difference reported is |got - want| / (|want| + VERIFY_ATOL / VERIFY_RTOL): below
+    VERIFY_RTOL exactly when the element matches.
+    """
+    floor = VERIFY_ATOL / VERIFY_RTOL
+    abs_diff = rel_diff = 0.0
+    for key, want in expected.items():
+        if key == "label":
+            if [str(x) for x in want] != list(got[key]):
+                raise RuntimeError("The exported model, reloaded in a fresh process, predicts "
+                                   "different labels from the trained model.")
+            continue
+        want = np.asarray(want, dtype=np.float64)
+        values = np.asarray(got[key], dtype=np.float64).reshape(want.shape)
+        if not (np.isfinite(want).all() and np.isfinite(values).all()):
+            raise RuntimeError("The model gives outputs that are not numbers (NaN or infinite), "
+                               "so its export cannot be checked.")
+        diff = np.abs(values - want)
+        abs_diff = max(abs_diff, float(diff.max(initial=0.0)))
+        rel_diff = max(rel_diff, float((diff / (np.abs(want) + floor)).max(initial=0.0)))
+    if rel_diff > VERIFY_RTOL:
+        raise RuntimeError(
+            f"The exported model, reloaded in a fresh process, gives outputs that differ from "
+            f"the trained model's by up to {_percent(rel_diff)} of their size (at most "
+            f"{_percent(VERIFY_RTOL)} is allowed).")
+    return {"max_abs_difference": abs_diff, "max_relative_difference": rel_diff}
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2g}%"
+
+
 def verify_in_fresh_process(export_dir: Path, card: dict[str, Any], inputs: dict[str, list],
-                            expected: dict[str, np.ndarray]) -> float:
-    """Reload the SavedModel in a new Python process and compare its outputs; returns the
-    largest absolute difference. Raises RuntimeError if they do not match."""
+                            expected: dict[str, np.ndarray]) -> dict[str, float]:
+    """Reload the SavedModel in a new Python process and compare its outputs (see
+    `compare_outputs`); returns the largest differences. Raises RuntimeError if they differ."""
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
         inp.write_text(json.dumps({"specs": card["inputs"], "inputs": inputs}))
@@ -179,17 +219,7 @@ def verify_in_fresh_process(export_dir: Path, card: dict[str, Any], inputs: dict
         if proc.returncode != 0:
             raise RuntimeError(f"The exported model could not be reloaded:\n{proc.stderr[-4000:]}")
         got = json.loads(out.read_text())
-    diff = 0.0
-    for key, want in expected.items():
-        if key == "label":
-            if [str(x) for x in want] != got[key]:
-                raise RuntimeError("The reloaded model predicts different labels.")
-            continue
-        diff = max(diff, float(np.max(np.abs(np.asarray(got[key], dtype=np.float64) - want))))
-    if not diff <= VERIFY_TOLERANCE:
-        raise RuntimeError(f"The reloaded model's outputs differ by {diff:g} "
-                           f"(more than {VERIFY_TOLERANCE:g}).")
-    return diff
+    return compare_outputs(got, expected)
 
 
 def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, Any],
@@ -215,8 +245,7 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, A
             expected["label"] = np.array([x.decode() for x in expected["label"]])
         sample_json = _jsonable_inputs(sample)
         diff = verify_in_fresh_process(staging, card, sample_json, expected)
-        card = {**card, "verified": {"rows": len(next(iter(sample.values()))),
-                                     "max_abs_difference": diff}}
+        card = {**card, "verified": {"rows": len(next(iter(sample.values()))), **diff}}
         example = {k: v[:1] for k, v in sample_json.items()}
         curl, python = serving_examples(card, example)
         atomic_write_json(staging / "model_card.json", card)
@@ -244,7 +273,8 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, A
         "signature": signature_summary(card),
         "curl_example": curl,
         "python_example": python,
-        "verified_max_abs_difference": diff,
+        "verified_max_abs_difference": diff["max_abs_difference"],
+        "verified_max_relative_difference": diff["max_relative_difference"],
     }
 
 

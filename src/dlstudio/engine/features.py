@@ -60,10 +60,16 @@ def category_strings(series: pd.Series) -> np.ndarray:
 
 
 def column_array(series: pd.Series, spec: FeatureSpec) -> np.ndarray:
-    """One column as an [N, 1] array: float32 with NaN for missing, or strings ("" for missing)."""
+    """One column as an [N, 1] array: float32 with NaN for missing, or strings ("" for missing).
+
+    A number that is not finite (inf, -inf, or too large for float32) counts as missing.
+    """
     if spec.dtype == "float32":
         values = pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        return values.astype(np.float32).reshape(-1, 1)
+        with np.errstate(over="ignore"):
+            values = values.astype(np.float32)
+        values[~np.isfinite(values)] = np.nan
+        return values.reshape(-1, 1)
     return category_strings(series).reshape(-1, 1)
 
 

@@ -29,7 +29,8 @@ class NumericEncoder(keras.layers.Layer):
     """[N, k] raw floats (NaN = missing) -> [N, 2k]: normalised values and missing flags.
 
     Missing values are replaced by the training median before normalising, and a 0/1 flag per
-    column tells the network which values were missing.
+    column tells the network which values were missing. Infinite values (inf, -inf) count as
+    missing too, so a served model never lets one through to its outputs.
     """
 
     def __init__(self, fill: list[float], mean: list[float], std: list[float], **kwargs):
@@ -40,7 +41,7 @@ class NumericEncoder(keras.layers.Layer):
 
     def call(self, x):
         x = keras.ops.cast(x, "float32")
-        missing = keras.ops.isnan(x)
+        missing = keras.ops.logical_not(keras.ops.isfinite(x))
         filled = keras.ops.where(missing, keras.ops.convert_to_tensor(self.fill), x)
         scaled = (filled - keras.ops.convert_to_tensor(self.mean)) / keras.ops.convert_to_tensor(
             self.std)

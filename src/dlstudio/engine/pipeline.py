@@ -107,8 +107,12 @@ def resolve_task(df: pd.DataFrame, config: RunConfig, template: Template) -> tup
 
 def split_rows(df: pd.DataFrame, target: str, task: TaskType, seed: int
                ) -> dict[str, pd.DataFrame]:
-    """One seeded train/validation/test split, stratified for classification."""
-    df = df[df[target].notna()].reset_index(drop=True)
+    """One seeded train/validation/test split, stratified for classification. Rows without a
+    target are left out, and so, for regression, are rows whose target is infinite."""
+    keep = df[target].notna()
+    if task is TaskType.REGRESSION:
+        keep &= np.isfinite(pd.to_numeric(df[target], errors="coerce"))
+    df = df[keep].reset_index(drop=True)
     if task is not TaskType.REGRESSION:
         df[target] = category_strings(df[target])
     strat = df[target] if task is not TaskType.REGRESSION else None
@@ -305,8 +309,7 @@ def evaluate_model(project: Project, model, specs: list[FeatureSpec],
         report["feature_importance"] = []
     examples = []
     for i in range(min(10, len(test))):
-        row = {c: (None if pd.isna(v) else (v if isinstance(v, int | float) else str(v)))
-               for c, v in test[columns].iloc[i].items()}
+        row = {c: _example_value(v) for c, v in test[columns].iloc[i].items()}
         if task_type is TaskType.REGRESSION:
             examples.append({"row": row, "true": float(y["test"][i]),
                              "predicted": float(test_out[i]), "probability": None})
@@ -320,6 +323,13 @@ def evaluate_model(project: Project, model, specs: list[FeatureSpec],
     report["examples"] = examples
     atomic_write_json(project.evaluation_path, report)
     return report
+
+
+def _example_value(v: Any) -> Any:
+    """A cell for evaluation.json: None for a missing or infinite number (JSON has neither)."""
+    if pd.isna(v) or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    return v if isinstance(v, int | float) else str(v)
 
 
 # -- export ---------------------------------------------------------------------------------------
