@@ -19,7 +19,17 @@ from sklearn.model_selection import train_test_split
 from dlstudio.engine import data as data_mod
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.errors import ConfigError, DataError, UserError
-from dlstudio.engine.events import Event, Log, SearchFailed, SearchFinished, SearchStarted
+from dlstudio.engine.events import (
+    EndReason,
+    Event,
+    Log,
+    Phase,
+    PhaseProgress,
+    PhaseStarted,
+    SearchFailed,
+    SearchFinished,
+    SearchStarted,
+)
 from dlstudio.engine.features import FeatureSpec, category_strings, feature_specs, to_arrays
 from dlstudio.engine.project import Project, Status, atomic_write_json
 from dlstudio.engine.reporter import Reporter
@@ -177,20 +187,19 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
     max_trials = config.max_trials or template.max_trials
     max_epochs = config.max_epochs or template.max_epochs
     deadline = time.monotonic() + config.time_limit if config.time_limit else None
-    state = search_mod.SearchState(reporter, deadline, max_trials, max_epochs)
+    control = search_mod.SearchControl(reporter, deadline, max_trials, max_epochs)
     tuner = search_mod.make_tuner(config.tuner, hypermodel, template, project.search_dir,
-                                  max_trials, max_epochs, config.seed, state,
-                                  overwrite=not resume)
-    done = sum(1 for t in tuner.oracle.trials.values() if str(t.status).lower() == "completed")
+                                  config.seed, control, overwrite=not resume)
+    done = sum(1 for t in tuner.oracle.trials.values()
+               if t.status == search_mod.TrialStatus.COMPLETED)
     reporter.report(SearchStarted(
         project=str(project.root), template=template.name, objective=template.objective,
         direction=template.direction, max_trials=max_trials, time_limit=config.time_limit,
         tuner=config.tuner, completed_trials=done))
     project.set_status(Status.SEARCHING)
 
-    result = search_mod.run_search(tuner, state, make_dataset(arrays["train"], y["train"]),
-                                   make_dataset(arrays["validation"], y["validation"]),
-                                   template, max_epochs)
+    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
+                                   make_dataset(arrays["validation"], y["validation"]), template)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
@@ -198,9 +207,14 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
     # The threshold is chosen on validation rows the chosen model has not trained on.
     val_out = _model_outputs(searched, arrays["validation"], task_type)
     model = searched
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    if result.reason == "budget":
-        model = refit(hypermodel, best_trial, arrays, y, config.seed, reporter)
+    reason = result.reason
+    if reason is EndReason.BUDGET:
+        refitted = refit(hypermodel, tuner.oracle.get_best_trials(1)[0], arrays, y, config.seed,
+                         reporter)
+        if refitted is None:          # Stop pressed during the refit: keep the searched model
+            reason = EndReason.STOPPED
+        else:
+            model = refitted
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
@@ -209,20 +223,20 @@ def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinis
                             "objective": template.objective,
                             "hyperparameters": result.best_hyperparameters,
                             "model": "models/best.keras"}
-    project.meta["search"] = {"reason": result.reason, "completed_trials": result.completed,
+    project.meta["search"] = {"reason": str(reason), "completed_trials": result.completed,
                               "max_trials": max_trials, "max_epochs": max_epochs}
     project.save()
 
     evaluation = evaluate_model(project, model, specs, parts, arrays, y, val_out)
     project.meta["metrics"] = evaluation["metrics"]
-    project.meta["status"] = str(Status.FINISHED if result.reason == "budget"
+    project.meta["status"] = str(Status.FINISHED if reason is EndReason.BUDGET
                                  else Status.STOPPED)
     project.save()
     export_dir = None
     if config.export:
         reporter.report(Log(level="info", message=f"Exporting to {config.export} ..."))
         export_dir = export_project(project, config.export, model=model)["export_dir"]
-    return SearchFinished(project=str(project.root), reason=result.reason,
+    return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation["metrics"],
                           export_dir=export_dir)
@@ -232,22 +246,38 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
           y: dict[str, np.ndarray], seed: int, reporter: Reporter):
     """The best configuration trained again on training + validation rows, for as many epochs
     as it took to reach its best validation score. More rows usually make a better model; the
-    test rows stay unseen."""
+    test rows stay unseen. Reports each epoch; returns None if Stop was pressed meanwhile."""
     from dlstudio.engine.hypermodel import make_dataset
     from dlstudio.engine.tf import keras
 
     epochs = int(best_trial.best_step) + 1
     rows = len(y["train"]) + len(y["validation"])
-    reporter.report(Log(level="info", message=(
+    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
         f"Training the best network again on all {rows} training and validation rows "
         f"({epochs} epochs).")))
+
+    class Progress(keras.callbacks.Callback):
+        stopped = False
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            reporter.report(PhaseProgress(phase=Phase.REFIT, step=epoch + 1, steps=epochs,
+                                          logs={k: float(v) for k, v in (logs or {}).items()}))
+            if epoch + 1 < epochs and reporter.should_stop():
+                self.stopped = self.model.stop_training = True
+
     keras.utils.set_random_seed(seed)
     both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
             for k in arrays["train"]}
     hp = best_trial.hyperparameters
     model = hypermodel.build(hp)
+    progress = Progress()
     hypermodel.fit(hp, model, make_dataset(both, np.concatenate([y["train"], y["validation"]])),
-                   epochs=epochs, verbose=0)
+                   epochs=epochs, verbose=0, callbacks=[progress])
+    if progress.stopped:
+        reporter.report(Log(level="info", message=(
+            "Stopped while training the best network again; keeping the network the search "
+            "found.")))
+        return None
     return model
 
 
