@@ -16,7 +16,7 @@ def _config(**kw) -> RunConfig:
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("tuner", "grid", "The 'tuner' option must be one of bayesian, hyperband, random; "
                       "got 'grid'."),
-    ("template", "credit", "The 'template' option must be one of credit-scoring, "),
+    ("template", None, "The 'template' option must be text; got None."),
     ("max_trials", 0, "The 'max_trials' option must be at least 1; got 0."),
     ("max_epochs", 2.5, "The 'max_epochs' option must be a whole number; got 2.5."),
     ("max_trials", True, "The 'max_trials' option must be a whole number; got True."),

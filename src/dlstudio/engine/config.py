@@ -11,7 +11,6 @@ from typing import Any
 
 from dlstudio.engine.errors import ConfigError
 from dlstudio.engine.schema import Role
-from dlstudio.engine.templates import TEMPLATES
 
 TUNERS = ("bayesian", "hyperband", "random")
 DEFAULT_TUNER = "bayesian"
@@ -49,9 +48,10 @@ class RunConfig:
     search_space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("data", "project"):
+        # The template is checked by name where it is used (`get_template`): the GUI holds a
+        # config before the user has picked one.
+        for name in ("data", "template", "project"):
             _check_type(name, getattr(self, name), str)
-        _check_choice("template", self.template, tuple(TEMPLATES))
         for name in ("target", "text_column", "positive_class", "export"):
             _check_type(name, getattr(self, name), (str, type(None)), "a column name or nothing"
                         if name != "export" else "a folder or nothing")

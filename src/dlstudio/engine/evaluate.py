@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 
 from dlstudio.engine.templates import TaskType, Template
+from dlstudio.engine.threshold import best_cost_threshold
 
 MAX_CURVE_POINTS = 200
 MAX_STORED_TEST_ROWS = 20_000
@@ -25,25 +26,20 @@ def choose_threshold(y_true: np.ndarray, p_positive: np.ndarray, criterion: str,
     """The decision threshold on P(positive) that is best on these rows.
 
     "ks": maximise TPR - FPR (the Kolmogorov-Smirnov point, credit scoring's usual cut-off);
-    "cost": minimise the total cost of errors, where a false negative (a "bad" case approved)
-    costs `cost_false_approval` and a false positive (a good case rejected)
-    `cost_false_rejection`; "accuracy": maximise accuracy.
+    "cost": minimise the total cost of errors (see `threshold.best_cost_threshold`);
+    "accuracy": maximise accuracy.
     """
     y_true = np.asarray(y_true).astype(int)
-    candidates = np.unique(np.concatenate([p_positive, [0.5]]))
     if criterion == "ks":
         fpr, tpr, thresholds = skm.roc_curve(y_true, p_positive)
         best = int(np.argmax(tpr - fpr))
         return float(min(max(thresholds[best], 0.0), 1.0))
+    if criterion == "cost":
+        return best_cost_threshold(p_positive, y_true == 1, cost_false_approval,
+                                   cost_false_rejection)[0]
     best_t, best_value = 0.5, -np.inf
-    for t in candidates:
-        pred = (p_positive >= t).astype(int)
-        if criterion == "cost":
-            fn = np.sum((pred == 0) & (y_true == 1))
-            fp = np.sum((pred == 1) & (y_true == 0))
-            value = -(fn * cost_false_approval + fp * cost_false_rejection)
-        else:
-            value = skm.accuracy_score(y_true, pred)
+    for t in np.unique(np.concatenate([p_positive, [0.5]])):
+        value = skm.accuracy_score(y_true, (p_positive >= t).astype(int))
         if value > best_value:
             best_t, best_value = float(t), value
     return best_t

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import make_plot, pen, set_bars
@@ -36,24 +37,6 @@ METRIC_NAMES = {
     "rmse": "RMSE (root mean squared error)", "mae": "MAE (mean absolute error)",
     "r2": "R² (share of variance explained)", "loss": "Loss",
 }
-
-
-def best_cost_threshold(p: np.ndarray, is_pos: np.ndarray, cost_fa: float,
-                        cost_fr: float) -> tuple[float, float]:
-    """The threshold minimising `cost_fa * missed positives + cost_fr * false alarms`.
-
-    A row is predicted positive (e.g. 'bad' -> reject) when p >= threshold. A missed positive is
-    a wrong approval; a negative predicted positive is a wrong rejection. Returns (threshold,
-    total cost on these rows).
-    """
-    candidates = np.unique(np.concatenate([p, [1.0 + 1e-9]]))
-    pos = np.sort(p[is_pos])
-    neg = np.sort(p[~is_pos])
-    missed = np.searchsorted(pos, candidates, side="left")             # positives with p < t
-    false_alarms = len(neg) - np.searchsorted(neg, candidates, side="left")  # negatives p >= t
-    cost = cost_fa * missed + cost_fr * false_alarms
-    i = int(np.argmin(cost))
-    return float(min(candidates[i], 1.0)), float(cost[i])
 
 
 class ResultsPage(Page):
