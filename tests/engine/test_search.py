@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlstudio.engine import pipeline
+from dlstudio.engine import pipeline, prepare
 from dlstudio.engine import search as search_mod
 from dlstudio.engine.events import EndReason, Phase, PhaseProgress, PhaseStarted, TrialStarted
 from dlstudio.engine.features import feature_specs, to_arrays
@@ -26,11 +26,11 @@ def prepared():
     template = get_template("credit-scoring")
     df = credit_frame(240)
     config = RunConfig(data="", template=template.name, project="")
-    schema, task = pipeline.resolve_task(df, config, template)
-    parts = pipeline.split_rows(df, task["target"], template.task, seed=1)
+    schema, task = prepare.resolve_task(df, config, template)
+    parts = prepare.split_rows(df, task.target, task.type, seed=1)
     specs = feature_specs(schema)
     arrays = {k: to_arrays(v, specs) for k, v in parts.items()}
-    y = {k: pipeline.encode_target(v[task["target"]], task) for k, v in parts.items()}
+    y = {k: prepare.encode_target(v[task.target], task) for k, v in parts.items()}
     stats = TrainingStats.from_training(parts["train"], specs, y["train"], template.task, 2)
     return template, arrays, y, StudioHyperModel(stats, template, seed=1)
 

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 
+from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType, Template
 from dlstudio.engine.threshold import best_cost_threshold
 
@@ -136,33 +137,31 @@ def feature_importance(predict_fn: Callable[[pd.DataFrame], np.ndarray], x: pd.D
 
 
 def evaluate(task: TaskType, classes: list[str], y_test: np.ndarray, test_out: np.ndarray,
-             *, threshold: float | None = None) -> dict[str, Any]:
-    """The evaluation report of DESIGN.md (without importance and examples, added by callers).
+             *, threshold: float | None = None) -> EvaluationReport:
+    """The evaluation report (callers add importance, examples and the threshold's story).
 
     `y_test` holds class indices (classification) or values (regression); `test_out` the model's
     [N, K] probabilities (binary: [N, 2], column 1 = positive) or [N] predictions.
     """
-    report: dict[str, Any] = {"task": str(task), "classes": classes, "threshold": threshold}
     n = min(len(y_test), MAX_STORED_TEST_ROWS)
     if task is TaskType.REGRESSION:
         pred = np.asarray(test_out).reshape(-1)
-        report["metrics"] = regression_metrics(y_test, pred)
-        report["confusion_matrix"] = None
-        report["roc"] = None
-        report["test"] = {"y_true": [float(v) for v in y_test[:n]],
-                          "scores": [float(v) for v in pred[:n]]}
-        return report
+        return EvaluationReport(
+            task=task, classes=classes, threshold=threshold,
+            metrics=regression_metrics(y_test, pred),
+            test={"y_true": [float(v) for v in y_test[:n]],
+                  "scores": [float(v) for v in pred[:n]]})
     metrics, pred = classification_metrics(task, y_test, test_out, threshold)
-    report["metrics"] = metrics
-    report["confusion_matrix"] = skm.confusion_matrix(
-        y_test, pred, labels=list(range(len(classes)))).tolist()
+    roc = None
     if task is TaskType.BINARY and len(np.unique(y_test)) == 2:
         fpr, tpr, thr = skm.roc_curve(y_test, test_out[:, 1])
         thr = np.clip(thr, 0.0, 1.0)
         fpr_l, tpr_l, thr_l = _thin(fpr, tpr, thr)
-        report["roc"] = {"fpr": fpr_l, "tpr": tpr_l, "thresholds": thr_l}
-    else:
-        report["roc"] = None
-    report["test"] = {"y_true": [classes[int(i)] for i in y_test[:n]],
-                      "scores": np.round(test_out[:n], 6).tolist()}
-    return report
+        roc = {"fpr": fpr_l, "tpr": tpr_l, "thresholds": thr_l}
+    return EvaluationReport(
+        task=task, classes=classes, threshold=threshold, metrics=metrics,
+        confusion_matrix=skm.confusion_matrix(
+            y_test, pred, labels=list(range(len(classes)))).tolist(),
+        roc=roc,
+        test={"y_true": [classes[int(i)] for i in y_test[:n]],
+              "scores": np.round(test_out[:n], 6).tolist()})

@@ -156,11 +156,19 @@ class SearchFinished(Event):
 
 
 @dataclass
-class SearchFailed(Event):
-    type: ClassVar[str] = "search_failed"
+class Failed(Event):
+    """The end of a task that did not succeed: the base of SearchFailed and TaskFailed."""
+
+    type: ClassVar[str] = "failed"
     message: str              # for the user, plain language
     traceback: str = ""       # for the log
     user_error: bool = False  # True when the user can fix it (bad data or options)
+    logged: bool = False      # True when the traceback was already written to a log file
+
+
+@dataclass
+class SearchFailed(Failed):
+    type: ClassVar[str] = "search_failed"
     project: str | None = None
 
 
@@ -174,12 +182,9 @@ class TaskFinished(Event):
 
 
 @dataclass
-class TaskFailed(Event):
+class TaskFailed(Failed):
     type: ClassVar[str] = "task_failed"
-    task: str
-    message: str
-    traceback: str = ""
-    user_error: bool = False
+    task: str = ""
 
 
 FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "task_failed"})
