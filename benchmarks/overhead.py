@@ -83,7 +83,8 @@ def main():
     from dlstudio.engine.config import RunConfig
     from dlstudio.engine.features import feature_specs, to_arrays
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
-    from dlstudio.engine.pipeline import encode_target, resolve_task, split_rows
+    from dlstudio.engine.prepare import encode_target, resolve_task, split_rows
+    from dlstudio.engine.search import BayesianOracle
     from dlstudio.engine.templates import get_template
     from dlstudio.engine.tf import keras
     t_imported = time.time()
@@ -94,24 +95,24 @@ def main():
     template = get_template(config.template)
     df = pd.read_csv(config.data)
     schema, task = resolve_task(df, config, template)
-    parts = split_rows(df[[c.name for c in schema.columns]], task["target"], template.task, seed)
+    parts = split_rows(df[[c.name for c in schema.columns]], task.target, task.type, seed)
     specs = feature_specs(schema)
-    y = {name: encode_target(part[task["target"]], task) for name, part in parts.items()}
+    y = {name: encode_target(part[task.target], task) for name, part in parts.items()}
     arrays = {name: to_arrays(part, specs) for name, part in parts.items()}
 
     keras.utils.set_random_seed(seed)
     stats = TrainingStats.from_training(parts["train"], specs, y["train"], template.task,
-                                        len(task["classes"]))
+                                        len(task.classes))
     hypermodel = StudioHyperModel(stats, template, config.search_space, seed=seed)
-    tuner = kt.BayesianOptimization(
-        hypermodel, objective=kt.Objective(template.objective, direction=template.direction),
-        max_trials=trials, seed=seed, directory=args["dir"], project_name="search",
-        overwrite=True, num_initial_points=max(2, trials // 3),
-        max_consecutive_failed_trials=3)
     # The same two search settings DL Studio uses (engine/search.py make_tuner), so both sides
-    # train the same networks: few random trials, and a first trial on the defaults.
-    from dlstudio.engine.search import _first_trial_uses_defaults
-    _first_trial_uses_defaults(tuner.oracle)
+    # train the same networks: few random trials, and a first trial on the defaults (the
+    # oracle's only addition when it has no SearchControl: no events, no stop, no time limit).
+    oracle = BayesianOracle(
+        objective=kt.Objective(template.objective, direction=template.direction),
+        max_trials=trials, seed=seed, num_initial_points=max(2, trials // 3),
+        max_consecutive_failed_trials=3)
+    tuner = kt.Tuner(oracle=oracle, hypermodel=hypermodel, directory=args["dir"],
+                     project_name="search", overwrite=True)
     t_ready = time.time()
     tuner.search(make_dataset(arrays["train"], y["train"]),
                  validation_data=make_dataset(arrays["validation"], y["validation"]),

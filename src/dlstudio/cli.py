@@ -307,7 +307,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dlstudio.engine.config import TUNERS
+    from dlstudio.engine.config import DEFAULT_SEED, DEFAULT_TUNER, TUNERS
 
     p = _Parser(prog="dlstudio", description="DL Studio: from a CSV or a folder of texts to a "
                 "deployable TensorFlow model. Without a command, opens the desktop app.")
@@ -335,8 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-trials", type=int)
     s.add_argument("--max-epochs", type=int)
     s.add_argument("--time-limit", type=float, metavar="SECONDS")
-    s.add_argument("--tuner", choices=TUNERS, default="bayesian")
-    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--tuner", choices=TUNERS, default=DEFAULT_TUNER)
+    s.add_argument("--seed", type=int, default=DEFAULT_SEED)
     s.add_argument("--project", metavar="DIR")
     s.add_argument("--export", metavar="DIR")
     s.add_argument("--json", action="store_true", help="print events as JSON lines")

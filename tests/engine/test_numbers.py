@@ -17,7 +17,7 @@ import pytest
 from dlstudio.engine.data import check_target, infer_schema
 from dlstudio.engine.errors import DataError
 from dlstudio.engine.features import FeatureSpec, column_array
-from dlstudio.engine.pipeline import split_rows
+from dlstudio.engine.prepare import split_rows
 from dlstudio.engine.schema import Role
 from dlstudio.engine.templates import TaskType
 from studio_data import run_cli

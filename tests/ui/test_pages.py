@@ -138,15 +138,15 @@ def test_threshold_slider_recomputes_the_confusion_matrix(window, qtbot, tmp_pat
     page = window.results_page
     assert window.current_page() is page
     ev = project.read_evaluation()
-    assert page.current_matrix() == ev["confusion_matrix"]
-    y = np.array(ev["test"]["y_true"])
-    p = np.array(ev["test"]["scores"])[:, 0]
+    assert page.current_matrix() == ev.confusion_matrix
+    y = np.array(ev.test["y_true"])
+    p = np.array(ev.test["scores"])[:, 0]
 
     with qtbot.waitSignal(page.threshold_changed):
         page.slider.setValue(800)
     expected = confusion_matrix(y, np.where(p >= 0.8, "bad", "good"), labels=["bad", "good"])
     assert page.current_matrix() == expected.tolist()
-    assert page.current_matrix() != ev["confusion_matrix"]
+    assert page.current_matrix() != ev.confusion_matrix
     assert sum(map(sum, page.current_matrix())) == len(y)
 
     # Costs: a wrong approval 10x dearer than a wrong rejection lowers the threshold.
@@ -209,7 +209,7 @@ def test_save_project_writes_the_current_settings(window, qtbot, tmp_path):
     window.save_action.trigger()
     saved = Project.open(project.root)
     assert saved.config.roles == {"city": "ignore"}
-    assert saved.meta["decision"]["threshold"] == pytest.approx(0.3)
+    assert saved.decision_threshold == pytest.approx(0.3)
 
 
 def test_opening_something_that_is_not_a_project_warns(window, tmp_path, dialogs):

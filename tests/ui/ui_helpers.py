@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from dlstudio.engine.config import RunConfig
-from dlstudio.engine.project import Project
+from dlstudio.engine.project import Project, Status
+from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.templates import TaskType
 
 
 def write_credit_csv(path: Path, n: int = 120, seed: int = 0) -> Path:
@@ -39,24 +41,23 @@ def make_project(root: Path, data: Path, *, n: int = 200, seed: int = 0,
     scores = np.stack([p_bad, 1 - p_bad], axis=1)
     pred = np.where(p_bad >= 0.5, "bad", "good")
     cm = [[int(np.sum((y == t) & (pred == q))) for q in classes] for t in classes]
-    evaluation = {
-        "task": "binary", "classes": classes, "positive_class": "bad", "threshold": 0.5,
-        "metrics": {"auc": 0.81, "ks": 0.5, "gini": 0.62, "accuracy": 0.77},
-        "confusion_matrix": cm,
-        "roc": {"fpr": [0.0, 0.2, 0.5, 1.0], "tpr": [0.0, 0.6, 0.85, 1.0],
-                "thresholds": [1.0, 0.6, 0.4, 0.0]},
-        "test": {"y_true": y.tolist(), "scores": scores.tolist()},
-        "feature_importance": [{"column": "income", "importance": 0.12},
-                               {"column": "age", "importance": 0.03},
-                               {"column": "city", "importance": 0.0}],
-        "examples": [{"row": {"age": 30, "income": 40.0, "city": "nice"}, "true": "bad",
-                      "predicted": "bad", "probability": 0.7}],
-        "costs": {"false_approval": 1.0, "false_rejection": 1.0},
-    }
+    evaluation = EvaluationReport(
+        task=TaskType.BINARY, classes=classes, positive_class="bad", threshold=0.5,
+        metrics={"auc": 0.81, "ks": 0.5, "gini": 0.62, "accuracy": 0.77},
+        confusion_matrix=cm,
+        roc={"fpr": [0.0, 0.2, 0.5, 1.0], "tpr": [0.0, 0.6, 0.85, 1.0],
+             "thresholds": [1.0, 0.6, 0.4, 0.0]},
+        test={"y_true": y.tolist(), "scores": scores.tolist()},
+        feature_importance=[{"column": "income", "importance": 0.12},
+                            {"column": "age", "importance": 0.03},
+                            {"column": "city", "importance": 0.0}],
+        examples=[{"row": {"age": 30, "income": 40.0, "city": "nice"}, "true": "bad",
+                   "predicted": "bad", "probability": 0.7}],
+        costs={"false_approval": 1.0, "false_rejection": 1.0},
+    )
     project.models_dir.mkdir(parents=True, exist_ok=True)
-    project.evaluation_path.write_text(json.dumps(evaluation), encoding="utf-8")
-    project.meta["status"] = "finished"
-    project.save()
+    project.write_evaluation(evaluation)
+    project.set_outcome(Status.FINISHED, evaluation.metrics)
     if events:
         with open(project.events_path, "w", encoding="utf-8") as f:
             for e in events:

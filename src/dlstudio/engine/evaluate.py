@@ -14,7 +14,9 @@ import pandas as pd
 from sklearn import metrics as skm
 from sklearn.inspection import permutation_importance
 
+from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType, Template
+from dlstudio.engine.threshold import best_cost_threshold
 
 MAX_CURVE_POINTS = 200
 MAX_STORED_TEST_ROWS = 20_000
@@ -25,25 +27,20 @@ def choose_threshold(y_true: np.ndarray, p_positive: np.ndarray, criterion: str,
     """The decision threshold on P(positive) that is best on these rows.
 
     "ks": maximise TPR - FPR (the Kolmogorov-Smirnov point, credit scoring's usual cut-off);
-    "cost": minimise the total cost of errors, where a false negative (a "bad" case approved)
-    costs `cost_false_approval` and a false positive (a good case rejected)
-    `cost_false_rejection`; "accuracy": maximise accuracy.
+    "cost": minimise the total cost of errors (see `threshold.best_cost_threshold`);
+    "accuracy": maximise accuracy.
     """
     y_true = np.asarray(y_true).astype(int)
-    candidates = np.unique(np.concatenate([p_positive, [0.5]]))
     if criterion == "ks":
         fpr, tpr, thresholds = skm.roc_curve(y_true, p_positive)
         best = int(np.argmax(tpr - fpr))
         return float(min(max(thresholds[best], 0.0), 1.0))
+    if criterion == "cost":
+        return best_cost_threshold(p_positive, y_true == 1, cost_false_approval,
+                                   cost_false_rejection)[0]
     best_t, best_value = 0.5, -np.inf
-    for t in candidates:
-        pred = (p_positive >= t).astype(int)
-        if criterion == "cost":
-            fn = np.sum((pred == 0) & (y_true == 1))
-            fp = np.sum((pred == 1) & (y_true == 0))
-            value = -(fn * cost_false_approval + fp * cost_false_rejection)
-        else:
-            value = skm.accuracy_score(y_true, pred)
+    for t in np.unique(np.concatenate([p_positive, [0.5]])):
+        value = skm.accuracy_score(y_true, (p_positive >= t).astype(int))
         if value > best_value:
             best_t, best_value = float(t), value
     return best_t
@@ -140,33 +137,31 @@ def feature_importance(predict_fn: Callable[[pd.DataFrame], np.ndarray], x: pd.D
 
 
 def evaluate(task: TaskType, classes: list[str], y_test: np.ndarray, test_out: np.ndarray,
-             *, threshold: float | None = None) -> dict[str, Any]:
-    """The evaluation report of DESIGN.md (without importance and examples, added by callers).
+             *, threshold: float | None = None) -> EvaluationReport:
+    """The evaluation report (callers add importance, examples and the threshold's story).
 
     `y_test` holds class indices (classification) or values (regression); `test_out` the model's
     [N, K] probabilities (binary: [N, 2], column 1 = positive) or [N] predictions.
     """
-    report: dict[str, Any] = {"task": str(task), "classes": classes, "threshold": threshold}
     n = min(len(y_test), MAX_STORED_TEST_ROWS)
     if task is TaskType.REGRESSION:
         pred = np.asarray(test_out).reshape(-1)
-        report["metrics"] = regression_metrics(y_test, pred)
-        report["confusion_matrix"] = None
-        report["roc"] = None
-        report["test"] = {"y_true": [float(v) for v in y_test[:n]],
-                          "scores": [float(v) for v in pred[:n]]}
-        return report
+        return EvaluationReport(
+            task=task, classes=classes, threshold=threshold,
+            metrics=regression_metrics(y_test, pred),
+            test={"y_true": [float(v) for v in y_test[:n]],
+                  "scores": [float(v) for v in pred[:n]]})
     metrics, pred = classification_metrics(task, y_test, test_out, threshold)
-    report["metrics"] = metrics
-    report["confusion_matrix"] = skm.confusion_matrix(
-        y_test, pred, labels=list(range(len(classes)))).tolist()
+    roc = None
     if task is TaskType.BINARY and len(np.unique(y_test)) == 2:
         fpr, tpr, thr = skm.roc_curve(y_test, test_out[:, 1])
         thr = np.clip(thr, 0.0, 1.0)
         fpr_l, tpr_l, thr_l = _thin(fpr, tpr, thr)
-        report["roc"] = {"fpr": fpr_l, "tpr": tpr_l, "thresholds": thr_l}
-    else:
-        report["roc"] = None
-    report["test"] = {"y_true": [classes[int(i)] for i in y_test[:n]],
-                      "scores": np.round(test_out[:n], 6).tolist()}
-    return report
+        roc = {"fpr": fpr_l, "tpr": tpr_l, "thresholds": thr_l}
+    return EvaluationReport(
+        task=task, classes=classes, threshold=threshold, metrics=metrics,
+        confusion_matrix=skm.confusion_matrix(
+            y_test, pred, labels=list(range(len(classes)))).tolist(),
+        roc=roc,
+        test={"y_true": [classes[int(i)] for i in y_test[:n]],
+              "scores": np.round(test_out[:n], 6).tolist()})

@@ -10,7 +10,29 @@ import json
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class EndReason(StrEnum):
+    """Why a search ended; the value is what events and project.json carry."""
+
+    BUDGET = "budget"        # every trial of the budget ran
+    TIME = "time"            # the time limit was reached
+    STOPPED = "stopped"      # the user pressed Stop (or Ctrl+C)
+
+    @property
+    def headline(self) -> str:
+        """How the end of a search is announced, e.g. "Time limit reached"."""
+        return {EndReason.BUDGET: "Search finished", EndReason.TIME: "Time limit reached",
+                EndReason.STOPPED: "Search stopped"}[self]
+
+    @property
+    def because(self) -> str:
+        """Why it ended, to follow "the search ended because ..."."""
+        return {EndReason.BUDGET: "all networks were tried",
+                EndReason.TIME: "the time limit was reached",
+                EndReason.STOPPED: "you stopped it"}[self]
 
 
 def _clean(value: Any) -> Any:
@@ -96,11 +118,36 @@ class Log(Event):
     message: str
 
 
+class Phase(StrEnum):
+    """The steps of a run after the search itself, each announced by `PhaseStarted`."""
+
+    REFIT = "refit"          # the best network trained again on training + validation rows
+    EVALUATE = "evaluate"    # test metrics, threshold, importance
+    EXPORT = "export"        # SavedModel, model card, verification
+
+
+@dataclass
+class PhaseStarted(Event):
+    type: ClassVar[str] = "phase_started"
+    phase: str                # a Phase
+    message: str              # for the user, e.g. "Training the best network again on ..."
+    steps: int = 0            # how many PhaseProgress events follow (0: none)
+
+
+@dataclass
+class PhaseProgress(Event):
+    type: ClassVar[str] = "phase_progress"
+    phase: str
+    step: int                 # 1-based
+    steps: int
+    logs: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class SearchFinished(Event):
     type: ClassVar[str] = "search_finished"
     project: str
-    reason: str               # "budget", "time", "stopped"
+    reason: str               # an EndReason
     best_trial_id: str | None
     best_score: float | None
     trials: int
@@ -109,11 +156,19 @@ class SearchFinished(Event):
 
 
 @dataclass
-class SearchFailed(Event):
-    type: ClassVar[str] = "search_failed"
+class Failed(Event):
+    """The end of a task that did not succeed: the base of SearchFailed and TaskFailed."""
+
+    type: ClassVar[str] = "failed"
     message: str              # for the user, plain language
     traceback: str = ""       # for the log
     user_error: bool = False  # True when the user can fix it (bad data or options)
+    logged: bool = False      # True when the traceback was already written to a log file
+
+
+@dataclass
+class SearchFailed(Failed):
+    type: ClassVar[str] = "search_failed"
     project: str | None = None
 
 
@@ -127,12 +182,9 @@ class TaskFinished(Event):
 
 
 @dataclass
-class TaskFailed(Event):
+class TaskFailed(Failed):
     type: ClassVar[str] = "task_failed"
-    task: str
-    message: str
-    traceback: str = ""
-    user_error: bool = False
+    task: str = ""
 
 
 FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "task_failed"})
@@ -140,7 +192,7 @@ FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "t
 _BY_TYPE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (SearchStarted, TrialStarted, EpochEnded, TrialEnded, BestChanged, Log,
-                SearchFinished, SearchFailed, TaskFinished, TaskFailed)
+                PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed)
 }
 
 

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from dlstudio import __version__
 from dlstudio.engine.errors import ConfigError
 from dlstudio.engine.features import FeatureSpec
 from dlstudio.engine.project import atomic_write_json, atomic_write_text
+from dlstudio.engine.records import ModelCard
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.tf import keras, tf
 
@@ -82,7 +84,7 @@ def inputs_from_json(data: dict[str, list], specs: list[dict]) -> dict[str, Any]
     return tensors
 
 
-def serving_examples(card: dict[str, Any], example: dict[str, list]) -> tuple[str, str]:
+def serving_examples(card: ModelCard, example: dict[str, list]) -> tuple[str, str]:
     """A curl request for TensorFlow Serving and a Python snippet, for one example row."""
     instance = {k: v[0] for k, v in example.items()}
     body = json.dumps({"signature_name": "serving_default", "instances": [instance]})
@@ -94,13 +96,13 @@ def serving_examples(card: dict[str, Any], example: dict[str, list]) -> tuple[st
         f"  -H 'Content-Type: application/json' \\\n  -d '{body}'\n"
     )
     args = []
-    for s in card["inputs"]:
-        value = example[s["input"]][0][0]
-        if s["dtype"] == "float32":
+    for s in card.inputs:
+        value = example[s.input][0][0]
+        if s.dtype == "float32":
             literal = "float('nan')" if value is None else repr(float(value))
-            args.append(f"    {s['input']!r}: tf.constant([[{literal}]], tf.float32),")
+            args.append(f"    {s.input!r}: tf.constant([[{literal}]], tf.float32),")
         else:
-            args.append(f"    {s['input']!r}: tf.constant([[{str(value)!r}]]),")
+            args.append(f"    {s.input!r}: tf.constant([[{str(value)!r}]]),")
     python = (
         "import tensorflow as tf\n\n"
         'model = tf.saved_model.load("PATH/TO/EXPORT")\n'
@@ -111,42 +113,42 @@ def serving_examples(card: dict[str, Any], example: dict[str, list]) -> tuple[st
     return curl, python
 
 
-def model_card_markdown(card: dict[str, Any]) -> str:
-    lines = [f"# Model card: {card['name']}", "",
-             f"Made with DL Studio {card['versions']['dlstudio']} on {card['created']}, "
-             f"template **{card['template']['title']}** ({card['template']['name']}).", "",
+def model_card_markdown(card: ModelCard) -> str:
+    lines = [f"# Model card: {card.name}", "",
+             f"Made with DL Studio {card.versions['dlstudio']} on {card.created}, "
+             f"template **{card.template['title']}** ({card.template['name']}).", "",
              "## What it predicts", ""]
-    if card["task"] == "regression":
-        lines.append(f"The number in column **{card['target']}**.")
+    if card.task is TaskType.REGRESSION:
+        lines.append(f"The number in column **{card.target}**.")
     else:
-        lines.append(f"Column **{card['target']}**, one of: "
-                     + ", ".join(f"`{c}`" for c in card["classes"]) + ".")
-        if card.get("threshold") is not None:
-            lines.append(f"A row is labelled `{card['positive_class']}` when its probability is at "
-                         f"least **{card['threshold']:.4f}** ({card['threshold_rule']}).")
+        lines.append(f"Column **{card.target}**, one of: "
+                     + ", ".join(f"`{c}`" for c in card.classes) + ".")
+        if card.threshold is not None:
+            lines.append(f"A row is labelled `{card.positive_class}` when its probability is at "
+                         f"least **{card.threshold:.4f}** ({card.threshold_rule}).")
     lines += ["", "## Inputs (serving signature `serving_default`)", "",
               "| column | input | type |", "|---|---|---|"]
-    for s in card["inputs"]:
-        lines.append(f"| {s['column']} | `{s['input']}` | {s['dtype']} [N, 1] |")
+    for s in card.inputs:
+        lines.append(f"| {s.column} | `{s.input}` | {s.dtype} [N, 1] |")
     lines += ["", "Missing numbers: NaN. Missing categories or text: an empty string.", "",
               "## Outputs", ""]
-    for k, v in card["outputs"].items():
+    for k, v in card.outputs.items():
         lines.append(f"- `{k}`: {v}")
     lines += ["", "## Test metrics", "",
-              f"On {card['data']['test']} held-out rows the search never saw:", "",
+              f"On {card.data['test']} held-out rows the search never saw:", "",
               "| metric | value |", "|---|---|"]
-    for k, v in card["metrics"].items():
+    for k, v in card.metrics.items():
         lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
     lines += ["", "## Data", "",
-              f"{card['data']['rows']} rows from `{card['data']['source']}`: "
-              f"{card['data']['train']} to train, {card['data']['validation']} to validate, "
-              f"{card['data']['test']} to test (seed {card['data']['seed']}).", "",
+              f"{card.data['rows']} rows from `{card.data['source']}`: "
+              f"{card.data['train']} to train, {card.data['validation']} to validate, "
+              f"{card.data['test']} to test (seed {card.data['seed']}).", "",
               "## Hyper-parameters of the chosen network", ""]
-    for k, v in card["hyperparameters"].items():
+    for k, v in card.hyperparameters.items():
         if not k.startswith("tuner/"):
             lines.append(f"- {k}: {v}")
     lines += ["", "## Versions", ""]
-    lines += [f"- {k}: {v}" for k, v in card["versions"].items()]
+    lines += [f"- {k}: {v}" for k, v in card.versions.items()]
     lines += ["", "## Limits", "",
               "The model learned from the rows above only. Check it on recent data before "
               "relying on it, and watch for drift once it is in use.", ""]
@@ -207,13 +209,13 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g}%"
 
 
-def verify_in_fresh_process(export_dir: Path, card: dict[str, Any], inputs: dict[str, list],
+def verify_in_fresh_process(export_dir: Path, card: ModelCard, inputs: dict[str, list],
                             expected: dict[str, np.ndarray]) -> dict[str, float]:
     """Reload the SavedModel in a new Python process and compare its outputs (see
     `compare_outputs`); returns the largest differences. Raises RuntimeError if they differ."""
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
-        inp.write_text(json.dumps({"specs": card["inputs"], "inputs": inputs}))
+        inp.write_text(json.dumps({"specs": card.to_dict()["inputs"], "inputs": inputs}))
         proc = subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", str(export_dir),
                                str(inp), str(out)], capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
@@ -222,14 +224,14 @@ def verify_in_fresh_process(export_dir: Path, card: dict[str, Any], inputs: dict
     return compare_outputs(got, expected)
 
 
-def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, Any],
+def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
                  sample: dict[str, np.ndarray], export_dir: str | Path) -> dict[str, Any]:
     """Export, write the model card and examples, verify in a fresh process, then move the
     result into `export_dir` (replacing an earlier export there). Returns a summary."""
     export_dir = Path(export_dir).resolve()
     _prepare_target(export_dir)
-    task = TaskType(card["task"])
-    serve = serving_outputs(model, task, card["classes"], card.get("threshold"))
+    card = replace(card, versions=versions())
+    serve = serving_outputs(model, card.task, card.classes, card.threshold)
     staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent
                                     if export_dir.parent.exists() else None))
     try:
@@ -245,10 +247,10 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, A
             expected["label"] = np.array([x.decode() for x in expected["label"]])
         sample_json = _jsonable_inputs(sample)
         diff = verify_in_fresh_process(staging, card, sample_json, expected)
-        card = {**card, "verified": {"rows": len(next(iter(sample.values()))), **diff}}
+        card = replace(card, verified={"rows": len(next(iter(sample.values()))), **diff})
         example = {k: v[:1] for k, v in sample_json.items()}
         curl, python = serving_examples(card, example)
-        atomic_write_json(staging / "model_card.json", card)
+        atomic_write_json(staging / "model_card.json", card.to_dict())
         atomic_write_text(staging / "model_card.md", model_card_markdown(card))
         atomic_write_json(staging / "serving_example.json",
                           {"signature_name": "serving_default",
@@ -278,12 +280,12 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: dict[str, A
     }
 
 
-def signature_summary(card: dict[str, Any]) -> dict[str, Any]:
-    inputs = {s["input"]: {"column": s["column"], "dtype": s["dtype"], "shape": [None, 1]}
-              for s in card["inputs"]}
-    if card["task"] == "regression":
+def signature_summary(card: ModelCard) -> dict[str, Any]:
+    inputs = {s.input: {"column": s.column, "dtype": s.dtype, "shape": [None, 1]}
+              for s in card.inputs}
+    if card.task is TaskType.REGRESSION:
         outputs = {"prediction": {"dtype": "float32", "shape": [None, 1]}}
     else:
-        outputs = {"probabilities": {"dtype": "float32", "shape": [None, len(card["classes"])]},
+        outputs = {"probabilities": {"dtype": "float32", "shape": [None, len(card.classes)]},
                    "label": {"dtype": "string", "shape": [None]}}
     return {"name": "serving_default", "inputs": inputs, "outputs": outputs}

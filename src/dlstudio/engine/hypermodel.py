@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlstudio.engine.config import DEFAULT_SEED
 from dlstudio.engine.features import FeatureSpec, to_arrays
 from dlstudio.engine.schema import Role
 from dlstudio.engine.templates import TaskType, Template
@@ -121,7 +122,7 @@ class StudioHyperModel(kt.HyperModel):
     """Builds one candidate network per set of hyper-parameters."""
 
     def __init__(self, stats: TrainingStats, template: Template,
-                 space: dict[str, Any] | None = None, seed: int = 42) -> None:
+                 space: dict[str, Any] | None = None, seed: int = DEFAULT_SEED) -> None:
         super().__init__(name="dlstudio")
         self.stats = stats
         self.template = template

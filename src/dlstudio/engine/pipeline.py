@@ -1,7 +1,8 @@
 """One project from data to a verified export: prepare -> search -> evaluate -> export.
 
 Every function here has the shape `f(..., reporter)`: it reports events and asks the reporter
-whether to stop; it knows nothing of processes, terminals or Qt.
+whether to stop; it knows nothing of processes, terminals or Qt. `prepare` settles the data once
+and returns a `PreparedRun`, which the later steps take instead of re-reading `project.json`.
 """
 
 from __future__ import annotations
@@ -14,21 +15,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from dlstudio.engine import data as data_mod
 from dlstudio.engine.config import RunConfig
-from dlstudio.engine.errors import ConfigError, DataError, UserError
-from dlstudio.engine.events import Event, Log, SearchFailed, SearchFinished, SearchStarted
-from dlstudio.engine.features import FeatureSpec, category_strings, feature_specs, to_arrays
-from dlstudio.engine.project import Project, Status, atomic_write_json
+from dlstudio.engine.errors import ConfigError, UserError
+from dlstudio.engine.events import (
+    EndReason,
+    Event,
+    Log,
+    Phase,
+    PhaseProgress,
+    PhaseStarted,
+    SearchFailed,
+    SearchFinished,
+    SearchStarted,
+)
+from dlstudio.engine.features import FeatureSpec, to_arrays
+from dlstudio.engine.prepare import PreparedRun, prepare
+from dlstudio.engine.project import Project, Status
+from dlstudio.engine.records import EvaluationReport, InputSpec, ModelCard
 from dlstudio.engine.reporter import Reporter
-from dlstudio.engine.schema import Role, Schema
-from dlstudio.engine.templates import TaskType, Template, get_template
+from dlstudio.engine.schema import Role
+from dlstudio.engine.templates import TaskType
 
-TEST_FRACTION = 0.2
-VALIDATION_FRACTION = 0.2     # of what remains after the test rows are set aside
 EXPORT_SAMPLE_ROWS = 200
+THRESHOLD_RULES = {"ks": "maximises TPR - FPR (KS) on the validation rows",
+                   "cost": "minimises the cost of errors on the validation rows",
+                   "accuracy": "maximises accuracy on the validation rows"}
 
 
 class ProjectReporter:
@@ -46,189 +59,82 @@ class ProjectReporter:
         return self.inner.should_stop()
 
 
-def log_exception(project: Project | None, exc: BaseException) -> str:
-    """Write the traceback to the project's log; returns where it went."""
+def log_exception(project: Project, exc: BaseException) -> str:
+    """Write the traceback to the project's log; returns the traceback."""
     text = "".join(traceback.format_exception(exc))
-    if project is None:
-        return text
     project.log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(project.log_path, "a", encoding="utf-8") as f:
         f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
     return text
 
 
-# -- preparing the data ---------------------------------------------------------------------------
-
-def resolve_task(df: pd.DataFrame, config: RunConfig, template: Template) -> tuple[Schema, dict]:
-    """Schema and task description (target, classes, positive class) for this data, or a
-    DataError saying what is wrong in words the user understands."""
-    target = config.target or data_mod.guess_target(df, template.target_hints)
-    if target is None:
-        raise DataError(
-            "DL Studio could not tell which column to predict. Name it with --target "
-            f"(columns: {', '.join(map(str, df.columns))}).")
-    data_mod.check_target(df, target, template.task)     # the target's problems come first
-    schema = data_mod.infer_schema(df, target=target, text_column=config.text_column)
-    if config.roles:
-        unknown = [c for c in config.roles if c not in df.columns]
-        if unknown:
-            raise DataError(f"There is no column {', '.join(map(repr, unknown))} in the data.")
-        schema = schema.with_roles(config.roles)
-    if schema.target != target:
-        raise DataError(f"The column to predict ('{target}') cannot also be an input.")
-    if template.modality == "text" and not schema.names(Role.TEXT):
-        raise DataError(
-            f"The '{template.title}' template needs a column of free text, and none was found. "
-            "Name it with --text-column "
-            f"(columns: {', '.join(c.name for c in schema.columns if c.name != target)}).")
-    if not schema.features:
-        raise DataError("No column is left to learn from: every column other than the target "
-                        "was set aside (identifiers, constants or mostly empty).")
-    task: dict[str, Any] = {"template": template.name, "type": str(template.task),
-                            "target": target, "text_columns": schema.names(Role.TEXT)}
-    if template.task is TaskType.REGRESSION:
-        task.update(classes=[], positive_class=None)
-        return schema, task
-    labels = pd.Series(category_strings(df[target].dropna()))
-    classes = sorted(labels.unique().tolist())
-    positive = None
-    if template.task is TaskType.BINARY:
-        positive = config.positive_class
-        if positive is not None and positive not in classes:
-            raise DataError(f"The positive class '{positive}' does not occur in column "
-                            f"'{target}' (its values are: {', '.join(classes)}).")
-        if positive is None:
-            positive = data_mod.guess_positive_class(classes, template.positive_hints) \
-                or classes[-1]
-        classes = [c for c in classes if c != positive] + [positive]
-    task.update(classes=classes, positive_class=positive)
-    return schema, task
-
-
-def split_rows(df: pd.DataFrame, target: str, task: TaskType, seed: int
-               ) -> dict[str, pd.DataFrame]:
-    """One seeded train/validation/test split, stratified for classification. Rows without a
-    target are left out, and so, for regression, are rows whose target is infinite."""
-    keep = df[target].notna()
-    if task is TaskType.REGRESSION:
-        keep &= np.isfinite(pd.to_numeric(df[target], errors="coerce"))
-    df = df[keep].reset_index(drop=True)
-    if task is not TaskType.REGRESSION:
-        df[target] = category_strings(df[target])
-    strat = df[target] if task is not TaskType.REGRESSION else None
-    rest, test = train_test_split(df, test_size=TEST_FRACTION, random_state=seed, stratify=strat)
-    strat = rest[target] if task is not TaskType.REGRESSION else None
-    train, val = train_test_split(rest, test_size=VALIDATION_FRACTION, random_state=seed,
-                                  stratify=strat)
-    return {"train": train.reset_index(drop=True), "validation": val.reset_index(drop=True),
-            "test": test.reset_index(drop=True)}
-
-
-def prepare(project: Project, reporter: Reporter) -> None:
-    """Read the data, settle the schema and task, and save the split in the project."""
-    config = project.config
-    template = get_template(config.template)
-    df = data_mod.load_data(config.data)
-    schema, task = resolve_task(df, config, template)
-    for warning in schema.warnings:
-        reporter.report(Log(level="warning", message=warning))
-    project.meta["schema"] = schema.to_dict()
-    project.meta["task"] = task
-    parts = split_rows(df[[c.name for c in schema.columns]], task["target"], template.task,
-                       config.seed)
-    project.save_split(parts)
-    reporter.report(Log(level="info", message=(
-        f"{len(df)} rows: {len(parts['train'])} to train, {len(parts['validation'])} to "
-        f"validate, {len(parts['test'])} kept aside to test.")))
-
-
-def project_specs(project: Project) -> list[FeatureSpec]:
-    """The model inputs of a prepared project (its schema decides them)."""
-    schema = project.schema
-    if schema is None:
-        raise ConfigError(f"The project '{project.root}' has no data yet; run a search first.")
-    return feature_specs(schema)
-
-
-def encode_target(values: pd.Series, task: dict) -> np.ndarray:
-    if task["type"] == str(TaskType.REGRESSION):
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float32)
-    index = {c: i for i, c in enumerate(task["classes"])}
-    return np.array([index[v] for v in category_strings(values)], dtype=np.int32)
-
-
 # -- search ---------------------------------------------------------------------------------------
 
-def search(project: Project, reporter: Reporter, *, resume: bool) -> SearchFinished:
+def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
+           export: str | Path | None = None) -> SearchFinished:
+    """Search, keep the best model, evaluate it and (if `export` is given) export it."""
     from dlstudio.engine import search as search_mod
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
     from dlstudio.engine.tf import keras
 
-    config = project.config
-    template = get_template(config.template)
-    task = project.task
-    specs = project_specs(project)
-    parts = project.load_split()
-    target = task["target"]
-    y = {name: encode_target(part[target], task) for name, part in parts.items()}
-    arrays = {name: to_arrays(part, specs) for name, part in parts.items()}
-    task_type = TaskType(task["type"])
-
+    project, config, template, task = run.project, run.config, run.template, run.task
+    arrays, y = run.arrays, run.y
     keras.utils.set_random_seed(config.seed)
-    stats = TrainingStats.from_training(parts["train"], specs, y["train"], task_type,
-                                        len(task["classes"]))
+    stats = TrainingStats.from_training(run.parts["train"], run.specs, y["train"], task.type,
+                                        len(task.classes))
     hypermodel = StudioHyperModel(stats, template, config.search_space, seed=config.seed)
     max_trials = config.max_trials or template.max_trials
     max_epochs = config.max_epochs or template.max_epochs
     deadline = time.monotonic() + config.time_limit if config.time_limit else None
-    state = search_mod.SearchState(reporter, deadline, max_trials, max_epochs)
+    control = search_mod.SearchControl(reporter, deadline, max_trials, max_epochs)
     tuner = search_mod.make_tuner(config.tuner, hypermodel, template, project.search_dir,
-                                  max_trials, max_epochs, config.seed, state,
-                                  overwrite=not resume)
-    done = sum(1 for t in tuner.oracle.trials.values() if str(t.status).lower() == "completed")
+                                  config.seed, control, overwrite=not resume)
+    done = sum(1 for t in tuner.oracle.trials.values()
+               if t.status == search_mod.TrialStatus.COMPLETED)
     reporter.report(SearchStarted(
         project=str(project.root), template=template.name, objective=template.objective,
         direction=template.direction, max_trials=max_trials, time_limit=config.time_limit,
         tuner=config.tuner, completed_trials=done))
     project.set_status(Status.SEARCHING)
 
-    result = search_mod.run_search(tuner, state, make_dataset(arrays["train"], y["train"]),
-                                   make_dataset(arrays["validation"], y["validation"]),
-                                   template, max_epochs)
+    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
+                                   make_dataset(arrays["validation"], y["validation"]), template)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
     searched = tuner.get_best_models(1)[0]
     # The threshold is chosen on validation rows the chosen model has not trained on.
-    val_out = _model_outputs(searched, arrays["validation"], task_type)
+    val_out = model_outputs(searched, arrays["validation"], task.type)
     model = searched
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    if result.reason == "budget":
-        model = refit(hypermodel, best_trial, arrays, y, config.seed, reporter)
+    reason = result.reason
+    if reason is EndReason.BUDGET:
+        refitted = refit(hypermodel, tuner.oracle.get_best_trials(1)[0], arrays, y, config.seed,
+                         reporter)
+        if refitted is None:          # Stop pressed during the refit: keep the searched model
+            reason = EndReason.STOPPED
+        else:
+            model = refitted
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
     tmp.replace(project.best_model_path)
-    project.meta["best"] = {"trial_id": result.best_trial_id, "score": result.best_score,
-                            "objective": template.objective,
-                            "hyperparameters": result.best_hyperparameters,
-                            "model": "models/best.keras"}
-    project.meta["search"] = {"reason": result.reason, "completed_trials": result.completed,
-                              "max_trials": max_trials, "max_epochs": max_epochs}
-    project.save()
+    project.set_search_result(
+        trial_id=result.best_trial_id, score=result.best_score, objective=template.objective,
+        hyperparameters=result.best_hyperparameters, reason=str(reason),
+        completed_trials=result.completed, max_trials=max_trials, max_epochs=max_epochs)
 
-    evaluation = evaluate_model(project, model, specs, parts, arrays, y, val_out)
-    project.meta["metrics"] = evaluation["metrics"]
-    project.meta["status"] = str(Status.FINISHED if result.reason == "budget"
-                                 else Status.STOPPED)
-    project.save()
+    reporter.report(PhaseStarted(phase=Phase.EVALUATE,
+                                 message="Measuring the best network on the test rows."))
+    evaluation = evaluate_model(run, model, val_out)
+    project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
+                        evaluation.metrics)
     export_dir = None
-    if config.export:
-        reporter.report(Log(level="info", message=f"Exporting to {config.export} ..."))
-        export_dir = export_project(project, config.export, model=model)["export_dir"]
-    return SearchFinished(project=str(project.root), reason=result.reason,
+    if export:
+        reporter.report(PhaseStarted(phase=Phase.EXPORT, message=f"Exporting to {export} ..."))
+        export_dir = export_project(project, export, model=model, run=run)["export_dir"]
+    return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
-                          trials=result.completed, metrics=evaluation["metrics"],
+                          trials=result.completed, metrics=evaluation.metrics,
                           export_dir=export_dir)
 
 
@@ -236,28 +142,45 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
           y: dict[str, np.ndarray], seed: int, reporter: Reporter):
     """The best configuration trained again on training + validation rows, for as many epochs
     as it took to reach its best validation score. More rows usually make a better model; the
-    test rows stay unseen."""
+    test rows stay unseen. Reports each epoch; returns None if Stop was pressed meanwhile."""
     from dlstudio.engine.hypermodel import make_dataset
     from dlstudio.engine.tf import keras
 
     epochs = int(best_trial.best_step) + 1
     rows = len(y["train"]) + len(y["validation"])
-    reporter.report(Log(level="info", message=(
+    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
         f"Training the best network again on all {rows} training and validation rows "
         f"({epochs} epochs).")))
+
+    class Progress(keras.callbacks.Callback):
+        stopped = False
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            reporter.report(PhaseProgress(phase=Phase.REFIT, step=epoch + 1, steps=epochs,
+                                          logs={k: float(v) for k, v in (logs or {}).items()}))
+            if epoch + 1 < epochs and reporter.should_stop():
+                self.stopped = self.model.stop_training = True
+
     keras.utils.set_random_seed(seed)
     both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
             for k in arrays["train"]}
     hp = best_trial.hyperparameters
     model = hypermodel.build(hp)
+    progress = Progress()
     hypermodel.fit(hp, model, make_dataset(both, np.concatenate([y["train"], y["validation"]])),
-                   epochs=epochs, verbose=0)
+                   epochs=epochs, verbose=0, callbacks=[progress])
+    if progress.stopped:
+        reporter.report(Log(level="info", message=(
+            "Stopped while training the best network again; keeping the network the search "
+            "found.")))
+        return None
     return model
 
 
 # -- evaluation -----------------------------------------------------------------------------------
 
-def _model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> np.ndarray:
+def model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> np.ndarray:
+    """[N, K] probabilities (binary: [N, 2], column 1 = positive) or [N] predictions."""
     from dlstudio.engine.hypermodel import predict
     out = predict(model, arrays)
     if task_type is TaskType.BINARY:
@@ -268,61 +191,52 @@ def _model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) ->
     return out
 
 
-def evaluate_model(project: Project, model, specs: list[FeatureSpec],
-                   parts: dict[str, pd.DataFrame], arrays: dict[str, dict[str, np.ndarray]],
-                   y: dict[str, np.ndarray], val_out: np.ndarray) -> dict[str, Any]:
-    """Test metrics of `model`; the decision threshold comes from `val_out`, the searched
-    model's outputs on the validation rows."""
+def evaluate_model(run: PreparedRun, model, val_out: np.ndarray) -> EvaluationReport:
+    """Test metrics of `model`, written to models/evaluation.json; the decision threshold comes
+    from `val_out`, the searched model's outputs on the validation rows."""
     from dlstudio.engine import evaluate as ev
 
-    config = project.config
-    template = get_template(config.template)
-    task = project.task
-    task_type = TaskType(task["type"])
-    classes = task["classes"]
-    threshold = None
-    rule = None
-    if task_type is TaskType.BINARY:
-        rule = ev.threshold_criterion(template, config.cost_false_approval,
+    config, task, y = run.config, run.task, run.y
+    threshold = rule = None
+    if task.is_binary:
+        rule = ev.threshold_criterion(run.template, config.cost_false_approval,
                                       config.cost_false_rejection)
         threshold = ev.choose_threshold(y["validation"], val_out[:, 1], rule,
                                         config.cost_false_approval, config.cost_false_rejection)
-    test_out = _model_outputs(model, arrays["test"], task_type)
-    report = ev.evaluate(task_type, classes, y["test"], test_out, threshold=threshold)
-    report["positive_class"] = task.get("positive_class")
-    report["threshold_rule"] = {"ks": "maximises TPR - FPR (KS) on the validation rows",
-                                "cost": "minimises the cost of errors on the validation rows",
-                                "accuracy": "maximises accuracy on the validation rows",
-                                None: None}[rule]
-    report["costs"] = {"false_approval": config.cost_false_approval,
-                       "false_rejection": config.cost_false_rejection}
+    test_out = model_outputs(model, run.arrays["test"], task.type)
+    report = ev.evaluate(task.type, task.classes, y["test"], test_out, threshold=threshold)
+    report.positive_class = task.positive_class
+    report.threshold_rule = THRESHOLD_RULES.get(rule) if rule else None
+    report.costs = {"false_approval": config.cost_false_approval,
+                    "false_rejection": config.cost_false_rejection}
 
-    test = parts["test"]
-    columns = [s.column for s in specs]
-    if not task["text_columns"]:
+    test = run.parts["test"]
+    columns = [s.column for s in run.specs]
+    if not task.text_columns:
         def predict_frame(frame: pd.DataFrame) -> np.ndarray:
-            return _model_outputs(model, to_arrays(frame, specs), task_type)
-        report["feature_importance"] = ev.feature_importance(
-            predict_frame, test[columns].reset_index(drop=True), y["test"], task_type,
+            return model_outputs(model, to_arrays(frame, run.specs), task.type)
+        report.feature_importance = ev.feature_importance(
+            predict_frame, test[columns].reset_index(drop=True), y["test"], task.type,
             seed=config.seed)
-    else:
-        report["feature_importance"] = []
-    examples = []
-    for i in range(min(10, len(test))):
-        row = {c: _example_value(v) for c, v in test[columns].iloc[i].items()}
-        if task_type is TaskType.REGRESSION:
-            examples.append({"row": row, "true": float(y["test"][i]),
-                             "predicted": float(test_out[i]), "probability": None})
-        else:
-            if task_type is TaskType.BINARY:
-                k = int(test_out[i, 1] >= threshold)
-            else:
-                k = int(np.argmax(test_out[i]))
-            examples.append({"row": row, "true": classes[int(y["test"][i])],
-                             "predicted": classes[k], "probability": float(test_out[i, k])})
-    report["examples"] = examples
-    atomic_write_json(project.evaluation_path, report)
+    report.examples = _examples(test[columns], task, y["test"], test_out, threshold)
+    run.project.write_evaluation(report)
     return report
+
+
+def _examples(test: pd.DataFrame, task, y_test: np.ndarray, test_out: np.ndarray,
+              threshold: float | None, n: int = 10) -> list[dict[str, Any]]:
+    """The first test rows with their true and predicted values, for the Results page."""
+    examples = []
+    for i in range(min(n, len(test))):
+        row = {c: _example_value(v) for c, v in test.iloc[i].items()}
+        if task.is_regression:
+            examples.append({"row": row, "true": float(y_test[i]),
+                             "predicted": float(test_out[i]), "probability": None})
+            continue
+        k = int(test_out[i, 1] >= threshold) if task.is_binary else int(np.argmax(test_out[i]))
+        examples.append({"row": row, "true": task.classes[int(y_test[i])],
+                         "predicted": task.classes[k], "probability": float(test_out[i, k])})
+    return examples
 
 
 def _example_value(v: Any) -> Any:
@@ -343,7 +257,38 @@ def load_best_model(project: Project):
     return keras.saving.load_model(project.best_model_path, safe_mode=True)
 
 
-def export_project(project: Project, export_dir: str | Path, model=None) -> dict[str, Any]:
+def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
+    """The card of an export of this run's best model."""
+    project, task, template = run.project, run.task, run.template
+    threshold, rule = evaluation.threshold, evaluation.threshold_rule
+    if threshold is not None and project.decision_threshold is not None:
+        threshold = project.decision_threshold     # the user moved the slider in the app
+        rule = "chosen by the user on the test results"
+    split = project.split_sizes
+    return ModelCard(
+        name=project.root.name,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        template={"name": template.name, "title": template.title,
+                  "objective": template.objective},
+        task=task.type, target=task.target, classes=task.classes,
+        positive_class=task.positive_class, threshold=threshold, threshold_rule=rule,
+        inputs=[InputSpec(column=s.column, input=s.key, dtype=s.dtype, role=str(s.role))
+                for s in run.specs],
+        outputs=({"prediction": f"predicted {task.target}, float32 [N, 1]"}
+                 if task.is_regression else
+                 {"probabilities": "float32 [N, K], one column per class in `classes` order",
+                  "label": "string [N], the predicted class"}),
+        metrics=evaluation.metrics,
+        hyperparameters=project.best_hyperparameters,
+        data={"source": Path(run.config.data).name,
+              "rows": sum(split[k] for k in ("train", "validation", "test")),
+              "columns": len(run.schema.columns), **split},
+        versions={},      # filled by export.export_model, which has TensorFlow loaded
+    )
+
+
+def export_project(project: Project, export_dir: str | Path, model=None,
+                   run: PreparedRun | None = None) -> dict[str, Any]:
     """Export the project's best model with its card; verified in a fresh process."""
     from dlstudio.engine import export as ex
 
@@ -352,50 +297,11 @@ def export_project(project: Project, export_dir: str | Path, model=None) -> dict
     evaluation = project.read_evaluation()
     if evaluation is None:
         raise ConfigError(f"The project '{project.root}' has not been evaluated yet.")
-    config = project.config
-    template = get_template(config.template)
-    task = project.task
-    specs = project_specs(project)
-    schema = project.schema
-    parts = project.load_split()
-    sample = to_arrays(parts["test"].head(EXPORT_SAMPLE_ROWS), specs)
-    split = project.meta["split"]
-    threshold, rule = evaluation.get("threshold"), evaluation.get("threshold_rule")
-    decision = project.meta.get("decision") or {}
-    if threshold is not None and decision.get("threshold") is not None:
-        threshold = float(decision["threshold"])     # the user moved the slider in the app
-        rule = "chosen by the user on the test results"
-    card = {
-        "format_version": 1,
-        "name": project.root.name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "template": {"name": template.name, "title": template.title,
-                     "objective": template.objective},
-        "task": task["type"],
-        "target": task["target"],
-        "classes": task["classes"],
-        "positive_class": task.get("positive_class"),
-        "threshold": threshold,
-        "threshold_rule": rule,
-        "inputs": [{"column": s.column, "input": s.key, "dtype": s.dtype, "role": str(s.role)}
-                   for s in specs],
-        "outputs": ({"prediction": f"predicted {task['target']}, float32 [N, 1]"}
-                    if task["type"] == "regression" else
-                    {"probabilities": "float32 [N, K], one column per class in `classes` order",
-                     "label": "string [N], the predicted class"}),
-        "metrics": evaluation["metrics"],
-        "hyperparameters": (project.meta.get("best") or {}).get("hyperparameters", {}),
-        "data": {"source": Path(config.data).name, "rows": sum(split[k] for k in
-                                                               ("train", "validation", "test")),
-                 "columns": len(schema.columns), "train": split["train"],
-                 "validation": split["validation"], "test": split["test"],
-                 "seed": split["seed"]},
-        "versions": ex.versions(),
-    }
-    result = ex.export_model(model, specs, card, sample, export_dir)
-    project.meta["export"] = {k: result[k] for k in ("export_dir", "model_card", "signature",
-                                                     "curl_example", "python_example")}
-    project.save()
+    run = run or PreparedRun.load(project)
+    sample = to_arrays(run.parts["test"].head(EXPORT_SAMPLE_ROWS), run.specs)
+    result = ex.export_model(model, run.specs, model_card(run, evaluation), sample, export_dir)
+    project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
+                                                       "curl_example", "python_example")})
     return result
 
 
@@ -413,10 +319,9 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     card_path = export_dir / "model_card.json"
     if not card_path.is_file():
         raise ConfigError(f"'{export_dir}' is not a DL Studio export (it has no model_card.json).")
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card = ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
     df = data_mod.load_data(data)
-    specs = [FeatureSpec(s["column"], s["input"], Role(s["role"]), s["dtype"])
-             for s in card["inputs"]]
+    specs = [FeatureSpec(s.column, s.input, Role(s.role), s.dtype) for s in card.inputs]
     arrays = to_arrays(df, specs)
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     chunks: dict[str, list[np.ndarray]] = {}
@@ -425,12 +330,12 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
         for key, value in serve(**batch).items():
             chunks.setdefault(key, []).append(value.numpy())
     out = df.copy()
-    if card["task"] == "regression":
+    if card.task is TaskType.REGRESSION:
         out["prediction"] = np.concatenate(chunks["prediction"]).reshape(-1)
     else:
         out["predicted_label"] = [x.decode() for x in np.concatenate(chunks["label"])]
         probs = np.concatenate(chunks["probabilities"])
-        for i, c in enumerate(card["classes"]):
+        for i, c in enumerate(card.classes):
             out[f"probability_{c}"] = probs[:, i]
     atomic_write_text(Path(output), out.to_csv(index=False))
     return {"output": str(output), "rows": len(out)}
@@ -438,7 +343,7 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
 
 # -- entry points with failure handling -----------------------------------------------------------
 
-def _guard(project: Project, reporter: Reporter, body) -> Event:
+def _guard(project: Project, reporter: Reporter, body: Callable[[Reporter], Event]) -> Event:
     rep = ProjectReporter(project, reporter)
     try:
         final: Event = body(rep)
@@ -450,7 +355,7 @@ def _guard(project: Project, reporter: Reporter, body) -> Event:
         final = SearchFailed(
             message=f"The search stopped because of an internal error: {exc}. "
                     f"Details are in {project.log_path}.",
-            traceback=text, project=str(project.root))
+            traceback=text, logged=True, project=str(project.root))
         project.set_status(Status.FAILED)
     rep.report(final)
     return final
@@ -464,25 +369,18 @@ def run(config: RunConfig, reporter: Reporter,
     project = Project.create(config.project, config)   # ConfigError if the folder is taken
     if on_project is not None:
         on_project(project)
-
-    def body(rep: Reporter) -> Event:
-        prepare(project, rep)
-        return search(project, rep, resume=False)
-
-    return _guard(project, reporter, body)
+    return _guard(project, reporter, lambda rep: search(prepare(project, rep), rep,
+                                                        resume=False, export=config.export))
 
 
 def resume(project_dir: str | Path, reporter: Reporter, export: str | None = None) -> Event:
     """Continue a stopped, failed or killed search to its budget, then evaluate and export."""
     project = Project.open(project_dir)
-    if export:
-        project.meta["config"]["export"] = str(export)
-        project.save()
+    export = export or project.config.export    # finish what the first run was asked to do
 
     def body(rep: Reporter) -> Event:
-        if not project.has_split() or project.schema is None:
-            prepare(project, rep)
-            return search(project, rep, resume=False)
-        return search(project, rep, resume=True)
+        if not project.has_split() or project.schema is None or project.task is None:
+            return search(prepare(project, rep), rep, resume=False, export=export)
+        return search(PreparedRun.load(project), rep, resume=True, export=export)
 
     return _guard(project, reporter, body)

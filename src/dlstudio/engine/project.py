@@ -27,6 +27,7 @@ from dlstudio import __version__
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.errors import ConfigError
 from dlstudio.engine.events import Event
+from dlstudio.engine.records import EvaluationReport, Task
 from dlstudio.engine.schema import Role, Schema
 
 FORMAT_VERSION = 1
@@ -175,10 +176,14 @@ class Project:
         self.meta["updated"] = _now()
         atomic_write_json(self.project_json, self.meta)
 
-    # -- typed views of meta ------------------------------------------------------------------
+    # -- typed views of project.json, and the only writers of its keys -------------------------
     @property
     def config(self) -> RunConfig:
         return RunConfig.from_dict(self.meta["config"])
+
+    def set_config(self, config: RunConfig) -> None:
+        self.meta["config"] = config.to_dict()
+        self.save()
 
     @property
     def status(self) -> Status:
@@ -194,8 +199,63 @@ class Project:
         return Schema.from_dict(s) if s else None
 
     @property
-    def task(self) -> dict[str, Any]:
-        return self.meta.get("task") or {}
+    def task(self) -> Task | None:
+        t = self.meta.get("task")
+        return Task.from_dict(t) if t else None
+
+    def set_task(self, schema: Schema, task: Task) -> None:
+        """The schema and task that `prepare` settled from the data."""
+        self.meta["schema"] = schema.to_dict()
+        self.meta["task"] = task.to_dict()
+        self.save()
+
+    @property
+    def split_sizes(self) -> dict[str, int]:
+        """Rows per split and the split's seed: {"train": .., "validation": .., "test": ..,
+        "seed": ..}; empty before the data is prepared."""
+        split = self.meta.get("split") or {}
+        return {k: int(split[k]) for k in (*SPLITS, "seed") if k in split}
+
+    @property
+    def best_hyperparameters(self) -> dict[str, Any]:
+        return dict((self.meta.get("best") or {}).get("hyperparameters") or {})
+
+    def set_search_result(self, *, trial_id: str | None, score: float | None, objective: str,
+                          hyperparameters: dict[str, Any], reason: str, completed_trials: int,
+                          max_trials: int, max_epochs: int) -> None:
+        """The best trial and how the search ended (the model itself is in models/)."""
+        self.meta["best"] = {"trial_id": trial_id, "score": score, "objective": objective,
+                             "hyperparameters": hyperparameters,
+                             "model": str(self.best_model_path.relative_to(self.root))}
+        self.meta["search"] = {"reason": reason, "completed_trials": completed_trials,
+                               "max_trials": max_trials, "max_epochs": max_epochs}
+        self.save()
+
+    def set_outcome(self, status: Status, metrics: dict[str, float]) -> None:
+        """The status at the end of a search and the best model's test metrics."""
+        self.meta["metrics"] = metrics
+        self.meta["status"] = str(status)
+        self.save()
+
+    @property
+    def decision_threshold(self) -> float | None:
+        """The threshold the user chose on the Results page (the export uses it), if any."""
+        t = (self.meta.get("decision") or {}).get("threshold")
+        return None if t is None else float(t)
+
+    def set_decision_threshold(self, threshold: float | None) -> None:
+        self.meta["decision"] = (None if threshold is None
+                                 else {"threshold": float(threshold), "chosen_by": "user"})
+        self.save()
+
+    @property
+    def export_summary(self) -> dict[str, Any] | None:
+        """Where the last export went and how to call it (see `export.export_model`)."""
+        return self.meta.get("export")
+
+    def set_export_summary(self, summary: dict[str, Any]) -> None:
+        self.meta["export"] = summary
+        self.save()
 
     # -- data ---------------------------------------------------------------------------------
     def save_split(self, parts: dict[str, pd.DataFrame]) -> None:
@@ -223,7 +283,8 @@ class Project:
             elif c.role is Role.NUMERIC:
                 dtypes[c.name] = "float64"
             elif c.role is Role.TARGET:
-                dtypes[c.name] = "float64" if self.task.get("type") == "regression" else str
+                task = self.task
+                dtypes[c.name] = "float64" if task is not None and task.is_regression else str
         return {
             name: pd.read_csv(self.data_dir / f"{name}.csv", dtype=dtypes, keep_default_na=True)
             for name in SPLITS
@@ -246,7 +307,11 @@ class Project:
                 continue   # a line cut by a crash
         return out
 
-    def read_evaluation(self) -> dict[str, Any] | None:
+    def read_evaluation(self) -> EvaluationReport | None:
         if not self.evaluation_path.is_file():
             return None
-        return json.loads(self.evaluation_path.read_text(encoding="utf-8"))
+        return EvaluationReport.from_dict(
+            json.loads(self.evaluation_path.read_text(encoding="utf-8")))
+
+    def write_evaluation(self, report: EvaluationReport) -> None:
+        atomic_write_json(self.evaluation_path, report.to_dict())

@@ -146,7 +146,7 @@ class ExportPage(Page):
     def _show_existing_export(self) -> None:
         """A reopened project that was exported before: show what is on disk."""
         p = self.state.project
-        info = p.meta.get("export") if p is not None else None
+        info = p.export_summary if p is not None else None
         if isinstance(info, dict) and info.get("signature"):
             self._show_result(info)
 

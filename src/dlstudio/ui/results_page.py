@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.templates import TaskType
+from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import make_plot, pen, set_bars
@@ -38,31 +41,13 @@ METRIC_NAMES = {
 }
 
 
-def best_cost_threshold(p: np.ndarray, is_pos: np.ndarray, cost_fa: float,
-                        cost_fr: float) -> tuple[float, float]:
-    """The threshold minimising `cost_fa * missed positives + cost_fr * false alarms`.
-
-    A row is predicted positive (e.g. 'bad' -> reject) when p >= threshold. A missed positive is
-    a wrong approval; a negative predicted positive is a wrong rejection. Returns (threshold,
-    total cost on these rows).
-    """
-    candidates = np.unique(np.concatenate([p, [1.0 + 1e-9]]))
-    pos = np.sort(p[is_pos])
-    neg = np.sort(p[~is_pos])
-    missed = np.searchsorted(pos, candidates, side="left")             # positives with p < t
-    false_alarms = len(neg) - np.searchsorted(neg, candidates, side="left")  # negatives p >= t
-    cost = cost_fa * missed + cost_fr * false_alarms
-    i = int(np.argmin(cost))
-    return float(min(candidates[i], 1.0)), float(cost[i])
-
-
 class ResultsPage(Page):
     title = "Results"
     threshold_changed = Signal(float)
 
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
-        self.evaluation: dict[str, Any] | None = None
+        self.evaluation: EvaluationReport | None = None
         self.threshold: float | None = None
         self._p: np.ndarray | None = None
         self._y: np.ndarray | None = None
@@ -166,35 +151,35 @@ class ResultsPage(Page):
     def reload(self) -> None:
         self.set_evaluation(self.state.evaluation())
 
-    def set_evaluation(self, evaluation: dict[str, Any] | None) -> None:
+    def set_evaluation(self, evaluation: EvaluationReport | None) -> None:
         self.evaluation = evaluation
-        if not evaluation:
+        if evaluation is None:
             self.summary.setText("Results appear here when a search has finished.")
             return
-        task = evaluation.get("task", "binary")
-        self._classes = [str(c) for c in evaluation.get("classes") or []]
-        metrics = evaluation.get("metrics") or {}
+        task = evaluation.task
+        self._classes = [str(c) for c in evaluation.classes]
+        metrics = evaluation.metrics
         self.metrics.setRowCount(len(metrics))
         for i, (k, v) in enumerate(metrics.items()):
             self.metrics.setItem(i, 0, QTableWidgetItem(METRIC_NAMES.get(k, k)))
             self.metrics.setItem(i, 1, QTableWidgetItem(format_value(v)))
-        test = evaluation.get("test") or {}
+        test = evaluation.test
         self._y = np.array([str(v) for v in test.get("y_true", [])], dtype=object)
-        binary = task == "binary" and len(self._classes) == 2
+        binary = task is TaskType.BINARY and len(self._classes) == 2
         self.threshold_box.setVisible(binary)
-        self.roc_plot.setVisible(task != "multiclass")
-        self.matrix_box.setVisible(task != "regression")
+        self.roc_plot.setVisible(task is not TaskType.MULTICLASS)
+        self.matrix_box.setVisible(task is not TaskType.REGRESSION)
         t = self.state.template
-        costs = evaluation.get("costs")
+        costs = evaluation.costs
         self.costs.setVisible(binary and (t is None or t.name == "credit-scoring")
                               and costs is not None)
         if binary:
-            self._positive = str(evaluation.get("positive_class") or self._classes[1])
+            self._positive = str(evaluation.positive_class or self._classes[1])
             self._negative = next(c for c in self._classes if c != self._positive)
             scores = np.asarray(test.get("scores", []), dtype=float)
             pos = self._classes.index(self._positive)
             self._p = scores[:, pos] if scores.ndim == 2 else scores
-            roc = evaluation.get("roc") or {}
+            roc = evaluation.roc or {}
             self.roc_plot.setTitle("ROC curve", size="10pt")
             self.roc_plot.setLabel("left", "true positive rate")
             self.roc_plot.setLabel("bottom", "false positive rate")
@@ -203,7 +188,7 @@ class ResultsPage(Page):
             self.roc_curve.setData(roc.get("fpr", []), roc.get("tpr", []))
             self.roc_curve.setPen(pen(0))
             self.roc_curve.setSymbol(None)
-            threshold = evaluation.get("threshold")
+            threshold = evaluation.threshold
             self.set_threshold(0.5 if threshold is None else float(threshold))
             if costs is not None:
                 for box, key in ((self.cost_fa, "false_approval"),
@@ -216,8 +201,8 @@ class ResultsPage(Page):
         else:
             self._p = None
             self.threshold = None
-            self._show_matrix(evaluation.get("confusion_matrix") or [])
-            if task == "regression":
+            self._show_matrix(evaluation.confusion_matrix or [])
+            if task is TaskType.REGRESSION:
                 pred = [float(v) for v in test.get("scores", [])]
                 true = [float(v) for v in test.get("y_true", [])]
                 self.roc_plot.setTitle("Predicted vs true (test rows)", size="10pt")
@@ -231,8 +216,8 @@ class ResultsPage(Page):
                     lo, hi = min(true + pred), max(true + pred)
                     self.roc_point.setData([lo, hi], [lo, hi])
                     self.roc_plot.enableAutoRange()
-        self._show_importance(evaluation.get("feature_importance") or [])
-        self._show_examples(evaluation.get("examples") or [])
+        self._show_importance(evaluation.feature_importance)
+        self._show_examples(evaluation.examples)
         n = len(self._y)
         self.summary.setText(f"Measured on {n:,} test rows held back from the search. "
                              + (f"The model flags '{self._positive}' when its probability is at "

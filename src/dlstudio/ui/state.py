@@ -13,21 +13,23 @@ from typing import Any
 import pandas as pd
 from PySide6.QtCore import QObject, Signal
 
-from dlstudio.engine.config import RunConfig
+from dlstudio.engine.config import DEFAULT_SEED, DEFAULT_TUNER, RunConfig
 from dlstudio.engine.project import Project
+from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.schema import ColumnInfo, Role, Schema
 from dlstudio.engine.templates import TEMPLATES, Template
 
 
 @dataclass
 class SearchSettings:
-    """The Settings page's values (None: the template's default)."""
+    """The Settings page's values (None: the template's default); `WizardState.run_config`
+    turns them, with the data and task choices, into the engine's RunConfig."""
 
     max_trials: int | None = None
     max_epochs: int | None = None
     time_limit: float | None = None
-    tuner: str = "bayesian"
-    seed: int = 42
+    tuner: str = DEFAULT_TUNER
+    seed: int = DEFAULT_SEED
     project_dir: str = ""
     search_space: dict[str, Any] = field(default_factory=dict)
     cost_false_approval: float = 1.0
@@ -154,7 +156,7 @@ class WizardState(QObject):
         self.project = project
         self.project_changed.emit()
 
-    def evaluation(self) -> dict[str, Any] | None:
+    def evaluation(self) -> EvaluationReport | None:
         return self.project.read_evaluation() if self.project is not None else None
 
     def run_config(self) -> RunConfig:
@@ -188,7 +190,8 @@ class WizardState(QObject):
         self.role_overrides = {k: Role(v) for k, v in cfg.roles.items()}
         self.template = TEMPLATES.get(cfg.template)
         self.target = cfg.target or (project.schema.target if project.schema else None)
-        self.positive_class = cfg.positive_class or project.task.get("positive_class")
+        task = project.task
+        self.positive_class = cfg.positive_class or (task.positive_class if task else None)
         self.text_column = cfg.text_column
         self.settings = SearchSettings(
             max_trials=cfg.max_trials, max_epochs=cfg.max_epochs, time_limit=cfg.time_limit,
@@ -208,8 +211,7 @@ class WizardState(QObject):
         if self.project is None or self.decision_threshold is None:
             return
         fresh = type(self.project).open(self.project.root)   # the worker may have written it
-        fresh.meta["decision"] = {"threshold": self.decision_threshold, "chosen_by": "user"}
-        fresh.save()
+        fresh.set_decision_threshold(self.decision_threshold)
         self.project = fresh
 
     def save_to_project(self) -> Path:
@@ -220,10 +222,9 @@ class WizardState(QObject):
         cfg.project = str(self.project.root)
         # Re-read first: the worker may have written status, best trial or export meanwhile.
         fresh = type(self.project).open(self.project.root)
-        fresh.meta["config"] = cfg.to_dict()
+        fresh.set_config(cfg)
         if self.decision_threshold is not None:
             # The engine's own threshold stays in models/evaluation.json; this is the user's.
-            fresh.meta["decision"] = {"threshold": self.decision_threshold, "chosen_by": "user"}
-        fresh.save()
+            fresh.set_decision_threshold(self.decision_threshold)
         self.project = fresh
         return fresh.project_json

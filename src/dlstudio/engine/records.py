@@ -1,0 +1,118 @@
+"""What a project records, as typed values: the task, the evaluation report and the model card.
+
+Each is a dataclass that writes itself to the JSON a user can read (`project.json`'s "task",
+`models/evaluation.json`, the export's `model_card.json`) and reads itself back. The engine, the
+GUI and the tests share these classes, so no one copies a file format by hand. Plain Python: the
+GUI may import this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from dlstudio.engine.templates import TaskType
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    """The keys of `d` that are fields of `cls` (newer files may carry more)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the model predicts, settled once from the data by `prepare`."""
+
+    template: str
+    type: TaskType
+    target: str
+    classes: list[str] = field(default_factory=list)   # [] for regression; binary: positive last
+    positive_class: str | None = None                  # binary only
+    text_columns: list[str] = field(default_factory=list)
+
+    @property
+    def is_regression(self) -> bool:
+        return self.type is TaskType.REGRESSION
+
+    @property
+    def is_binary(self) -> bool:
+        return self.type is TaskType.BINARY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "type": str(self.type)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Task:
+        d = _known(cls, d)
+        return cls(**{**d, "type": TaskType(d["type"])})
+
+
+@dataclass
+class EvaluationReport:
+    """The best model measured on the test rows (`models/evaluation.json`)."""
+
+    task: TaskType
+    classes: list[str]
+    metrics: dict[str, float]
+    threshold: float | None = None          # binary: P(positive) at or above it -> positive
+    threshold_rule: str | None = None       # how the threshold was chosen, in words
+    positive_class: str | None = None
+    costs: dict[str, float] | None = None   # {"false_approval": .., "false_rejection": ..}
+    confusion_matrix: list[list[int]] | None = None   # rows: true class, columns: predicted
+    roc: dict[str, list[float]] | None = None         # {"fpr", "tpr", "thresholds"}
+    # Test rows (at most evaluate.MAX_STORED_TEST_ROWS): true labels or values, and the model's
+    # scores ([K] probabilities per row, or the predicted value).
+    test: dict[str, list] = field(default_factory=dict)
+    feature_importance: list[dict[str, Any]] = field(default_factory=list)   # column, importance
+    examples: list[dict[str, Any]] = field(default_factory=list)   # row, true, predicted, prob.
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "task": str(self.task)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvaluationReport:
+        d = _known(cls, d)
+        return cls(**{**d, "task": TaskType(d["task"])})
+
+
+@dataclass
+class InputSpec:
+    """One input of the serving signature, as the model card lists it."""
+
+    column: str     # the column's name in the user's data
+    input: str      # the signature key
+    dtype: str      # "float32" or "string"
+    role: str       # numeric, categorical or text
+
+
+@dataclass
+class ModelCard:
+    """What an export is and how it was made (`model_card.json`, also rendered as Markdown)."""
+
+    name: str
+    created: str
+    template: dict[str, str]                # name, title, objective
+    task: TaskType
+    target: str
+    classes: list[str]
+    positive_class: str | None
+    threshold: float | None
+    threshold_rule: str | None
+    inputs: list[InputSpec]
+    outputs: dict[str, str]
+    metrics: dict[str, float]
+    hyperparameters: dict[str, Any]
+    data: dict[str, Any]                    # source, rows, columns, train/validation/test, seed
+    versions: dict[str, str]
+    verified: dict[str, Any] | None = None  # rows compared after reloading, largest difference
+    format_version: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "task": str(self.task)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelCard:
+        d = _known(cls, d)
+        return cls(**{**d, "task": TaskType(d["task"]),
+                      "inputs": [InputSpec(**_known(InputSpec, s)) for s in d["inputs"]]})

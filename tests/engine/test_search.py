@@ -1,0 +1,115 @@
+"""The search's own extensions of KerasTuner, on real tuners and real (tiny) training: the first
+trial is the hypermodel's defaults, Stop ends the search through the oracle, and the refit after
+the search reports its epochs and honours Stop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlstudio.engine import pipeline, prepare
+from dlstudio.engine import search as search_mod
+from dlstudio.engine.events import EndReason, Phase, PhaseProgress, PhaseStarted, TrialStarted
+from dlstudio.engine.features import feature_specs, to_arrays
+from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
+from dlstudio.engine.reporter import CallbackReporter, ListReporter
+from dlstudio.engine.templates import get_template
+from dlstudio.engine.tf import kt
+from studio_data import credit_frame
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """Arrays, targets and a hypermodel for the credit template on a small learnable table."""
+    from dlstudio.engine.config import RunConfig
+
+    template = get_template("credit-scoring")
+    df = credit_frame(240)
+    config = RunConfig(data="", template=template.name, project="")
+    schema, task = prepare.resolve_task(df, config, template)
+    parts = prepare.split_rows(df, task.target, task.type, seed=1)
+    specs = feature_specs(schema)
+    arrays = {k: to_arrays(v, specs) for k, v in parts.items()}
+    y = {k: prepare.encode_target(v[task.target], task) for k, v in parts.items()}
+    stats = TrainingStats.from_training(parts["train"], specs, y["train"], template.task, 2)
+    return template, arrays, y, StudioHyperModel(stats, template, seed=1)
+
+
+def _tuner(prepared, tmp_path, kind, reporter, max_trials=3, max_epochs=2):
+    template, _, _, hypermodel = prepared
+    control = search_mod.SearchControl(reporter, None, max_trials, max_epochs)
+    return search_mod.make_tuner(kind, hypermodel, template, tmp_path / "search", seed=1,
+                                 control=control, overwrite=True)
+
+
+@pytest.mark.parametrize("kind", ["bayesian", "random"])
+def test_first_trial_is_the_hypermodels_defaults(prepared, tmp_path, kind):
+    reporter = ListReporter()
+    tuner = _tuner(prepared, tmp_path, kind, reporter)
+    first = tuner.oracle.create_trial("tuner0")
+    defaults = kt.HyperParameters()
+    prepared[3].build(defaults)          # registers every hyper-parameter at its default
+    assert first.status == kt.engine.trial.TrialStatus.RUNNING
+    assert first.hyperparameters.values == {
+        name: value for name, value in defaults.values.items()
+        if name in first.hyperparameters.values}
+    assert first.hyperparameters.values      # not an empty configuration
+
+
+def test_stop_ends_the_search_through_the_oracle_after_the_current_trial(prepared, tmp_path):
+    template, arrays, y, _ = prepared
+    stop = []
+    events = []
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, TrialStarted):
+            stop.append(True)            # press Stop as soon as the first trial starts
+
+    tuner = _tuner(prepared, tmp_path, "random", CallbackReporter(sink, lambda: bool(stop)),
+                   max_trials=5, max_epochs=3)
+    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
+                                   make_dataset(arrays["validation"], y["validation"]), template)
+    assert result.reason is EndReason.STOPPED
+    assert [e.number for e in events if isinstance(e, TrialStarted)] == [1]
+    assert result.completed == 1            # the cut trial still counts, with its one epoch
+    assert len(tuner.oracle.trials) == 1
+
+
+def test_the_budget_ends_a_search_that_nobody_stops(prepared, tmp_path):
+    template, arrays, y, _ = prepared
+    tuner = _tuner(prepared, tmp_path, "bayesian", ListReporter(), max_trials=2, max_epochs=1)
+    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
+                                   make_dataset(arrays["validation"], y["validation"]), template)
+    assert result.reason is EndReason.BUDGET
+    assert result.completed == 2
+
+
+def _best_trial(hypermodel, best_step: int):
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    trial = kt.engine.trial.Trial(hyperparameters=hp, trial_id="0")
+    trial.best_step = best_step
+    return trial
+
+
+def test_refit_reports_each_epoch(prepared):
+    _, arrays, y, hypermodel = prepared
+    reporter = ListReporter()
+    model = pipeline.refit(hypermodel, _best_trial(hypermodel, 2), arrays, y, 1, reporter)
+    assert model is not None
+    started = [e for e in reporter.events if isinstance(e, PhaseStarted)]
+    progress = [e for e in reporter.events if isinstance(e, PhaseProgress)]
+    assert [(e.phase, e.steps) for e in started] == [(Phase.REFIT, 3)]
+    assert [e.step for e in progress] == [1, 2, 3]
+    assert all(np.isfinite(e.logs["loss"]) for e in progress)
+
+
+def test_refit_honours_stop_and_keeps_nothing_half_trained(prepared):
+    _, arrays, y, hypermodel = prepared
+    events = []
+    reporter = CallbackReporter(events.append,
+                                lambda: any(isinstance(e, PhaseProgress) for e in events))
+    model = pipeline.refit(hypermodel, _best_trial(hypermodel, 5), arrays, y, 1, reporter)
+    assert model is None
+    assert [e.step for e in events if isinstance(e, PhaseProgress)] == [1]
