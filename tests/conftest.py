@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -50,22 +49,3 @@ def no_leftover_workers():
     for p in alive:
         p.kill()
     assert not alive, f"test left worker processes running: {alive}"
-
-
-# PySide6 with pyqtgraph can crash while the interpreter tears down Qt objects at exit
-# ("Fatal Python error: bool_dealloc"), after every test has passed; pyqtgraph documents
-# `pg.exit()` (exit without garbage collection) for exactly this. Leave the same way, with
-# pytest's own exit status, once pytest has reported everything.
-_exit_status: list[int] = []
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status.append(int(exitstatus))
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    if "PySide6" in sys.modules and _exit_status:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(_exit_status[-1])
