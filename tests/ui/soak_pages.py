@@ -110,14 +110,14 @@ def evaluation_reports(seed: int = 0) -> list[dict]:
             out = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         threshold = float(rng.uniform(0.2, 0.8)) if task is TaskType.BINARY else None
         report = evaluate(task, classes, y, out, threshold=threshold)
-        report["positive_class"] = "good" if task is TaskType.BINARY else None
-        report["costs"] = {"false_approval": 5.0, "false_rejection": 1.0}
+        report.positive_class = "good" if task is TaskType.BINARY else None
+        report.costs = {"false_approval": 5.0, "false_rejection": 1.0}
         columns = [f"column_{j}" + "_long_name" * (j % 3) for j in range(int(rng.integers(3, 20)))]
-        report["feature_importance"] = [
+        report.feature_importance = [
             {"column": c, "importance": float(v)}
             for c, v in sorted(zip(columns, rng.exponential(0.05, len(columns)), strict=True),
                                key=lambda cv: -cv[1])]
-        report["examples"] = [
+        report.examples = [
             {"row": {"age": int(rng.integers(18, 80)), "city": "nice", "income": None},
              "true": classes[int(y[j])] if classes else float(y[j]),
              "predicted": classes[0] if classes else float(out[j]),
