@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from dlstudio import __version__
+from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
 from dlstudio.paths import SAMPLE_FILES, user_log_path, worker_log_path
+from dlstudio.workers.process import WorkerProcess, WorkerTask
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 EXIT_BROKEN_PIPE = 141       # 128 + SIGPIPE (13); signal.SIGPIPE does not exist on Windows
@@ -122,34 +124,42 @@ class Progress:
         self.best: float | None = None
         self.trial = ""
 
-    def __call__(self, event: Any) -> None:
-        kind = event.type
-        if kind == "search_started":
-            self.objective = event.objective
-            resumed = f", {event.completed_trials} done before" if event.completed_trials else ""
-            limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
-            self._line(f"Searching with {event.tuner} for the best {event.objective} "
-                       f"({event.max_trials} trials{limit}{resumed}). Project: {event.project}")
-        elif kind == "trial_started":
-            self.trial = f"Trial {event.number}/{event.max_trials}"
-            if self.tty:
-                self._bar(0, event.max_epochs, {})
-        elif kind == "epoch_ended" and self.tty:
-            self._bar(event.epoch, event.max_epochs, event.logs)
-        elif kind == "trial_ended":
-            score = "failed" if event.score is None else f"{self.objective} {event.score:.4f}"
-            if event.status != "completed" and event.message:
-                score += f" ({event.message})"
-            best = "" if self.best is None else f" | best {self.best:.4f}"
-            self._line(f"{self.trial}: {score} after {event.epochs} epochs, "
-                       f"{event.seconds:.0f} s{best}")
-        elif kind == "best_changed":
-            self.best = event.score
-            self._line(f"  new best: {self.objective} {event.score:.4f}")
-        elif kind == "log" and event.level != "info":
-            self._line(f"{event.level}: {event.message}")
-        elif kind == "log":
-            self._line(event.message)
+    def __call__(self, event: ev.Event) -> None:
+        match event:
+            case ev.SearchStarted():
+                self.objective = event.objective
+                resumed = (f", {event.completed_trials} done before" if event.completed_trials
+                           else "")
+                limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
+                self._line(f"Searching with {event.tuner} for the best {event.objective} "
+                           f"({event.max_trials} trials{limit}{resumed}). Project: "
+                           f"{event.project}")
+            case ev.TrialStarted():
+                self.trial = f"Trial {event.number}/{event.max_trials}"
+                if self.tty:
+                    self._bar(0, event.max_epochs, {})
+            case ev.EpochEnded() if self.tty:
+                self._bar(event.epoch, event.max_epochs, event.logs)
+            case ev.TrialEnded():
+                score = ("failed" if event.score is None
+                         else f"{self.objective} {event.score:.4f}")
+                if event.status != "completed" and event.message:
+                    score += f" ({event.message})"
+                best = "" if self.best is None else f" | best {self.best:.4f}"
+                self._line(f"{self.trial}: {score} after {event.epochs} epochs, "
+                           f"{event.seconds:.0f} s{best}")
+            case ev.BestChanged():
+                self.best = event.score
+                self._line(f"  new best: {self.objective} {event.score:.4f}")
+            case ev.PhaseStarted():
+                self.trial = "Final training"      # the label of the refit's progress bar
+                self._line(event.message)
+            case ev.PhaseProgress() if self.tty:
+                self._bar(event.step, event.steps, event.logs)
+            case ev.Log(level="info"):
+                self._line(event.message)
+            case ev.Log():
+                self._line(f"{event.level}: {event.message}")
 
     def _bar(self, epoch: int, total: int, logs: dict) -> None:
         total = max(total, 1)
@@ -168,8 +178,7 @@ class Progress:
         self.out.flush()
 
 
-def _run_worker(task: str, payload: dict[str, Any], as_json: bool) -> int:
-    from dlstudio.workers.process import WorkerProcess
+def _run_worker(task: WorkerTask, payload: dict[str, Any], as_json: bool) -> int:
 
     worker = WorkerProcess(task, payload)
     show = Progress() if not as_json else None
@@ -202,33 +211,30 @@ def _run_worker(task: str, payload: dict[str, Any], as_json: bool) -> int:
     return _final_status(final, as_json)
 
 
-def _final_status(final: Any, as_json: bool) -> int:
-    if final is None:
-        return EXIT_INTERNAL
-    if final.type == "search_finished":
-        if not as_json:
-            metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.metrics.items()
-                                if isinstance(v, float))
-            ended = {"budget": "Search finished", "time": "Time limit reached",
-                     "stopped": "Search stopped"}.get(final.reason, "Search ended")
-            print(f"{ended}: {final.trials} trials, best {final.best_score:.4f}.")
-            print(f"Test metrics of the best model: {metrics}")
-            print(f"Project: {final.project}")
-            if final.export_dir:
-                print(f"Exported (verified) to: {final.export_dir}")
-        return EXIT_OK
-    if final.type == "search_failed":
-        if final.user_error:
+def _final_status(final: ev.Event | None, as_json: bool) -> int:
+    match final:
+        case ev.SearchFinished():
+            if not as_json:
+                metrics = ", ".join(f"{k} {v:.4f}" for k, v in final.metrics.items()
+                                    if isinstance(v, float))
+                print(f"{ev.EndReason(final.reason).headline}: {final.trials} trials, "
+                      f"best {final.best_score:.4f}.")
+                print(f"Test metrics of the best model: {metrics}")
+                print(f"Project: {final.project}")
+                if final.export_dir:
+                    print(f"Exported (verified) to: {final.export_dir}")
+            return EXIT_OK
+        case ev.Failed(user_error=True):
             _err(final.message)
             return EXIT_USER
-        log = None
-        if final.project and (Path(final.project) / "project.json").is_file():
-            log = Path(final.project) / "logs" / "dlstudio.log"
-        if final.traceback:
-            log = _log_internal(final.traceback, log)
-        _err(final.message if log is None or str(log) in final.message
-             else f"{final.message} (details in {log})")
-        return EXIT_INTERNAL
+        case ev.SearchFailed():
+            log = None
+            if final.project and (Path(final.project) / "project.json").is_file():
+                log = Path(final.project) / "logs" / "dlstudio.log"
+            if final.traceback and not final.logged:
+                log = _log_internal(final.traceback, log)
+            _err(final.message if log is None or str(log) in final.message
+                 else f"{final.message} (details in {log})")
     return EXIT_INTERNAL
 
 
@@ -261,7 +267,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         export=str(Path(args.export).resolve()) if args.export else None)
     if not args.json and not args.project:
         print(f"Project folder: {project}")
-    return _run_worker("run", config.to_dict(), args.json)
+    return _run_worker(WorkerTask.RUN, config.to_dict(), args.json)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -269,7 +275,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     Project.open(args.project)     # a ConfigError here is the user's (not a project folder)
     payload = {"project": str(Path(args.project).resolve()),
                "export": str(Path(args.export).resolve()) if args.export else None}
-    return _run_worker("resume", payload, args.json)
+    return _run_worker(WorkerTask.RESUME, payload, args.json)
 
 
 # -- export / predict / demo -----------------------------------------------------------

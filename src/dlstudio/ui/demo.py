@@ -18,6 +18,8 @@ from typing import Any
 from PySide6.QtCore import QEventLoop, QTimer, SignalInstance
 from PySide6.QtWidgets import QWidget
 
+from dlstudio.engine.events import SearchFinished, TaskFinished
+
 
 class DemoError(RuntimeError):
     """The demo could not go on; the message says at which step and why."""
@@ -127,8 +129,8 @@ def run_demo(out_dir: Path, *, max_trials: int = 2, max_epochs: int = 3) -> dict
             raise DemoError(f"Could not go to the Training page: {sp.error.text()}")
         tp = window.training_page
         (final,) = _do_and_wait(tp.start_button.click, tp.search_done, 1800, "the search")
-        if final.type != "search_finished":
-            raise DemoError(f"The search failed: {getattr(final, 'message', final)}")
+        if not isinstance(final, SearchFinished):
+            raise DemoError(f"The search failed: {final.message}")
         _grab(window, out_dir, "05-training", pages)
 
         window.next_button.click()
@@ -140,8 +142,8 @@ def run_demo(out_dir: Path, *, max_trials: int = 2, max_epochs: int = 3) -> dict
         ep = window.export_page
         ep.folder.setText(str(export_dir))
         (done,) = _do_and_wait(ep.export_button.click, ep.export_done, 900, "the export")
-        if done.type != "task_finished":
-            raise DemoError(f"The export failed: {getattr(done, 'message', done)}")
+        if not isinstance(done, TaskFinished):
+            raise DemoError(f"The export failed: {done.message}")
         _grab(window, out_dir, "07-export", pages)
 
         report = {

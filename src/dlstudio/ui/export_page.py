@@ -24,6 +24,7 @@ from dlstudio.engine.errors import UserError
 from dlstudio.ui import dialogs
 from dlstudio.ui.page import CopyableText, Page, heading, hint
 from dlstudio.workers.bridge import WorkerBridge
+from dlstudio.workers.process import WorkerTask
 
 
 def format_signature(signature: dict[str, Any]) -> str:
@@ -46,7 +47,7 @@ class ExportPage(Page):
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
         self._bridge: Any = None
-        self._task: str | None = None
+        self._task: WorkerTask | None = None
         self.result: dict[str, Any] | None = None
 
         self.folder = QLineEdit()
@@ -184,7 +185,7 @@ class ExportPage(Page):
             self.output_file.setText(path)
 
     # -- worker tasks -------------------------------------------------------------------------
-    def _start(self, task: str, payload: dict) -> bool:
+    def _start(self, task: WorkerTask, payload: dict) -> bool:
         if self.busy():
             return False
         if self._bridge is None:
@@ -211,7 +212,7 @@ class ExportPage(Page):
         except (OSError, UserError) as exc:
             dialogs.warn(self, f"The chosen threshold could not be saved in the project: {exc}")
             return
-        if self._start("export", {"project": str(p.root), "export_dir": str(target)}):
+        if self._start(WorkerTask.EXPORT, {"project": str(p.root), "export_dir": str(target)}):
             self.status.setText("Exporting and checking the model…")
 
     def predict(self) -> None:
@@ -227,19 +228,20 @@ class ExportPage(Page):
         if not out:
             out = str(Path(src).with_name(f"{Path(src).stem}-scored.csv"))
             self.output_file.setText(out)
-        if self._start("predict", {"export_dir": export_dir, "data": src, "output": out}):
+        if self._start(WorkerTask.PREDICT, {"export_dir": export_dir, "data": src, "output": out}):
             self.score_status.setText("Scoring…")
 
     def _finished(self, event: ev.Event) -> None:
         task, self._task = self._task, None
-        ok = event.type == "task_finished"
-        result = getattr(event, "result", {}) or {}
-        if task == "export":
+        ok = isinstance(event, ev.TaskFinished)
+        result = event.result if isinstance(event, ev.TaskFinished) else {}
+        message = event.message if isinstance(event, ev.Failed) else ""
+        if task is WorkerTask.EXPORT:
             if ok:
                 self._show_result(result)
                 self._record_export(result)
             else:
-                self.status.setText(f"The export failed: {getattr(event, 'message', '')}")
+                self.status.setText(f"The export failed: {message}")
                 self.show_failure(event)
             self._update_buttons()
             self.export_done.emit(event)

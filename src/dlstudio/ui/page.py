@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlstudio.engine.events import Event
+from dlstudio.engine.events import Failed
 from dlstudio.ui import dialogs
 from dlstudio.ui.state import WizardState
 
@@ -57,14 +57,13 @@ class Page(QWidget):
     def log_path(self) -> Path | None:
         return self.state.project.log_path if self.state.project is not None else None
 
-    def show_failure(self, event: Event) -> None:
+    def show_failure(self, event: Failed) -> None:
         """A failure event: a plain warning for user errors, the internal-error dialog else."""
-        message = getattr(event, "message", "") or "The task failed."
-        if getattr(event, "user_error", False):
+        message = event.message or "The task failed."
+        if event.user_error:
             dialogs.warn(self, message)
         else:
-            dialogs.internal_error(self, message, getattr(event, "traceback", ""),
-                                   self.log_path())
+            dialogs.internal_error(self, message, event.traceback, self.log_path())
 
 
 def heading(text: str) -> QLabel:

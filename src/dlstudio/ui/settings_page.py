@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlstudio.engine.events import Event
+from dlstudio.engine.events import Event, Failed, TaskFinished
 from dlstudio.ui.page import (
     CollapsibleSection,
     Page,
@@ -32,6 +32,7 @@ from dlstudio.ui.page import (
     set_error,
 )
 from dlstudio.workers.bridge import WorkerBridge
+from dlstudio.workers.process import WorkerTask
 
 TUNER_LABELS = {
     "bayesian": "Bayesian optimisation (recommended)",
@@ -323,14 +324,14 @@ class SettingsPage(Page):
         self._probe = WorkerBridge(self)
         self._probe.finished.connect(self._probe_finished)
         self.gpu_label.setText("Hardware: looking for a GPU…")
-        self._probe.start("probe", {})
+        self._probe.start(WorkerTask.PROBE, {})
 
     def probing(self) -> bool:
         return self._probe is not None and self._probe.is_running()
 
     def _probe_finished(self, event: Event) -> None:
-        if event.type == "task_finished":
-            result = getattr(event, "result", {}) or {}
+        if isinstance(event, TaskFinished):
+            result = event.result
             self.gpus = list(result.get("gpus") or [])
             tf = result.get("tensorflow", "?")
             if self.gpus:
@@ -339,9 +340,9 @@ class SettingsPage(Page):
             else:
                 self.gpu_label.setText(f"Hardware: no GPU found; training runs on the processor "
                                        f"(TensorFlow {tf}). That is fine for small tables.")
-        else:
+        elif isinstance(event, Failed):
             self.gpus = []
-            msg = getattr(event, "message", "unknown reason")
+            msg = event.message or "unknown reason"
             self.gpu_label.setText(f"Hardware: could not check for a GPU ({msg}).")
         self._update_estimate()
         self.probe_done.emit(event)

@@ -32,6 +32,7 @@ from dlstudio.ui.page import Page, heading
 from dlstudio.ui.plots import make_plot, pen
 from dlstudio.ui.settings_page import human_duration
 from dlstudio.workers.bridge import WorkerBridge
+from dlstudio.workers.process import WorkerTask
 
 HEARTBEAT_MS = 10
 
@@ -209,12 +210,12 @@ class TrainingPage(Page):
         return self._running
 
     # -- start / stop -------------------------------------------------------------------------
-    def _task_and_payload(self) -> tuple[str, dict] | None:
+    def _task_and_payload(self) -> tuple[WorkerTask, dict] | None:
         st = self.state
         p = st.project
         if p is not None and Path(st.settings.project_dir or p.root).resolve() == p.root:
             if p.status in (Status.STOPPED, Status.SEARCHING, Status.FAILED) and p.has_split():
-                return "resume", {"project": str(p.root)}
+                return WorkerTask.RESUME, {"project": str(p.root)}
             if p.status is Status.FINISHED:
                 dialogs.warn(self, "This project's search is finished. To search again with "
                                    "other settings, choose a new project folder on the "
@@ -231,7 +232,7 @@ class TrainingPage(Page):
         if not cfg.project:
             dialogs.warn(self, "Choose a project folder on the Settings page first.")
             return None
-        return "run", cfg.to_dict()
+        return WorkerTask.RUN, cfg.to_dict()
 
     def start(self) -> None:
         if self._running:
@@ -240,7 +241,7 @@ class TrainingPage(Page):
         if job is None:
             return
         task, payload = job
-        if task == "run":
+        if task is WorkerTask.RUN:
             self.clear()
         self._running = True
         self._stopping = False
@@ -253,7 +254,8 @@ class TrainingPage(Page):
             self._bridge = WorkerBridge(self)
             self._bridge.event.connect(self.handle_event)
             self._bridge.finished.connect(self._finished)
-        self.append_log("Starting the search…" if task == "run" else "Resuming the search…")
+        self.append_log("Starting the search…" if task is WorkerTask.RUN
+                        else "Resuming the search…")
         self.status.setText("Starting the worker (loading TensorFlow takes a few seconds)…")
         self._bridge.start(task, payload)
         self._update_buttons()
@@ -321,56 +323,60 @@ class TrainingPage(Page):
 
     def handle_event(self, event: ev.Event, replay: bool = False) -> None:
         """Update the page from one event (live from the worker, or replayed from disk)."""
-        t = event.type
-        if t == "search_started":
-            assert isinstance(event, ev.SearchStarted)
-            self.objective, self.direction = event.objective, event.direction
-            self.max_trials, self.time_limit = event.max_trials, event.time_limit
-            self.leaderboard.direction = event.direction
-            self.progress.setMaximum(max(1, event.max_trials))
-            name = metric_label(self.objective.removeprefix("val_"))
-            self.metric_plot.setTitle(f"{name} of the current network", size="10pt")
-            self.metric_plot.setLabel("left", name)
-            self.best_plot.setTitle(f"Best validation {name} so far", size="10pt")
-            verb = "Resumed" if event.completed_trials else "Started"
-            self.append_log(f"{verb} a search: up to {event.max_trials} networks, "
-                            f"{event.tuner} tuner, optimising validation {name}.")
-        elif t == "trial_started":
-            assert isinstance(event, ev.TrialStarted)
-            self.current_trial = event.trial_id
-            self.max_epochs = event.max_epochs
-            self.max_trials = event.max_trials or self.max_trials
-            self.progress.setMaximum(max(1, self.max_trials))
-            self.progress.setValue(min(event.number, self.progress.maximum()))
-            self._reset_curves()
-            self._last_epoch_time = time.monotonic()
-            self.leaderboard.trial_started(event.trial_id, event.number, event.hyperparameters)
-            self.status.setText(f"Training network {event.number} of {event.max_trials}…")
-            self.append_log(f"Network {event.number}: training.")
-        elif t == "epoch_ended":
-            assert isinstance(event, ev.EpochEnded)
-            self._epoch(event, replay)
-        elif t == "trial_ended":
-            assert isinstance(event, ev.TrialEnded)
-            self._trial_ended(event)
-        elif t == "best_changed":
-            assert isinstance(event, ev.BestChanged)
-            self.leaderboard.set_best(event.trial_id)
-        elif t == "log":
-            assert isinstance(event, ev.Log)
-            prefix = {"warning": "Warning: ", "error": "Error: "}.get(event.level, "")
-            self.append_log(prefix + event.message)
-        elif t == "search_finished":
-            assert isinstance(event, ev.SearchFinished)
-            why = {"budget": "all networks were tried", "time": "the time limit was reached",
-                   "stopped": "you stopped it"}.get(event.reason, event.reason)
-            score = "" if event.best_score is None else f" Best score: {event.best_score:.4f}."
-            self.append_log(f"Search finished ({why}) after {event.trials} networks.{score}")
-            self.status.setText(f"Finished: {why}.{score} See the results on the next page.")
-        elif t == "search_failed":
-            assert isinstance(event, ev.SearchFailed)
-            self.append_log(f"The search failed: {event.message}")
-            self.status.setText(f"The search failed: {event.message}")
+        match event:
+            case ev.SearchStarted():
+                self._search_started(event)
+            case ev.TrialStarted():
+                self._trial_started(event)
+            case ev.EpochEnded():
+                self._epoch(event, replay)
+            case ev.TrialEnded():
+                self._trial_ended(event)
+            case ev.BestChanged():
+                self.leaderboard.set_best(event.trial_id)
+            case ev.PhaseStarted():
+                self.status.setText(event.message)
+                self.append_log(event.message)
+            case ev.PhaseProgress():
+                self.status.setText(f"Training the best network again: epoch {event.step} of "
+                                    f"{event.steps}.")
+            case ev.Log(level="warning" | "error"):
+                self.append_log(f"{event.level.capitalize()}: {event.message}")
+            case ev.Log():
+                self.append_log(event.message)
+            case ev.SearchFinished():
+                why = ev.EndReason(event.reason).because
+                score = "" if event.best_score is None else f" Best score: {event.best_score:.4f}."
+                self.append_log(f"Search finished ({why}) after {event.trials} networks.{score}")
+                self.status.setText(f"Finished: {why}.{score} See the results on the next page.")
+            case ev.Failed():
+                self.append_log(f"The search failed: {event.message}")
+                self.status.setText(f"The search failed: {event.message}")
+
+    def _search_started(self, event: ev.SearchStarted) -> None:
+        self.objective, self.direction = event.objective, event.direction
+        self.max_trials, self.time_limit = event.max_trials, event.time_limit
+        self.leaderboard.direction = event.direction
+        self.progress.setMaximum(max(1, event.max_trials))
+        name = metric_label(self.objective.removeprefix("val_"))
+        self.metric_plot.setTitle(f"{name} of the current network", size="10pt")
+        self.metric_plot.setLabel("left", name)
+        self.best_plot.setTitle(f"Best validation {name} so far", size="10pt")
+        verb = "Resumed" if event.completed_trials else "Started"
+        self.append_log(f"{verb} a search: up to {event.max_trials} networks, "
+                        f"{event.tuner} tuner, optimising validation {name}.")
+
+    def _trial_started(self, event: ev.TrialStarted) -> None:
+        self.current_trial = event.trial_id
+        self.max_epochs = event.max_epochs
+        self.max_trials = event.max_trials or self.max_trials
+        self.progress.setMaximum(max(1, self.max_trials))
+        self.progress.setValue(min(event.number, self.progress.maximum()))
+        self._reset_curves()
+        self._last_epoch_time = time.monotonic()
+        self.leaderboard.trial_started(event.trial_id, event.number, event.hyperparameters)
+        self.status.setText(f"Training network {event.number} of {event.max_trials}…")
+        self.append_log(f"Network {event.number}: training.")
 
     def _epoch(self, event: ev.EpochEnded, replay: bool) -> None:
         if self.current_trial is not None and event.trial_id != self.current_trial:
@@ -426,18 +432,18 @@ class TrainingPage(Page):
         self.stall.stop()
         self.ticker.stop()
         self._update_times()
-        if event.type == "search_finished":
-            project_dir = getattr(event, "project", None) or self.state.settings.project_dir
-            try:
-                self.state.set_project(Project.open(project_dir))
-            except UserError as exc:
-                dialogs.warn(self, str(exc))
-        else:
-            project_dir = getattr(event, "project", None)
-            if project_dir and (Path(project_dir) / "project.json").is_file():
-                with contextlib.suppress(UserError):
-                    self.state.set_project(Project.open(project_dir))
-            self.show_failure(event)
+        match event:
+            case ev.SearchFinished():
+                try:
+                    self.state.set_project(Project.open(event.project
+                                                        or self.state.settings.project_dir))
+                except UserError as exc:
+                    dialogs.warn(self, str(exc))
+            case ev.SearchFailed():
+                if event.project and (Path(event.project) / "project.json").is_file():
+                    with contextlib.suppress(UserError):
+                        self.state.set_project(Project.open(event.project))
+                self.show_failure(event)
         self._update_buttons()
         self.search_running.emit(False)
         self.complete_changed.emit()
@@ -476,7 +482,7 @@ class TrainingPage(Page):
                 event = ev.from_dict(d)
             except (KeyError, TypeError):
                 continue
-            if event.type == "search_started" and getattr(event, "completed_trials", 0) == 0:
+            if isinstance(event, ev.SearchStarted) and event.completed_trials == 0:
                 self.clear()
             self.handle_event(event, replay=True)
         self._update_buttons()

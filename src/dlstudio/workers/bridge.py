@@ -10,7 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from dlstudio.workers.process import GRACE_SECONDS, WorkerProcess
+from dlstudio.workers.process import GRACE_SECONDS, WorkerProcess, WorkerTask
 
 POLL_MS = 50
 NICENESS = 5    # the GUI stays responsive while the child trains on every core
@@ -35,7 +35,7 @@ class WorkerBridge(QObject):
     def worker(self) -> WorkerProcess | None:
         return self._worker
 
-    def start(self, task: str, payload: dict[str, Any]) -> None:
+    def start(self, task: WorkerTask, payload: dict[str, Any]) -> None:
         """Start a task; one at a time (a running one is stopped first)."""
         if self.is_running():
             self.kill()

@@ -12,11 +12,26 @@ import queue as queue_mod
 import signal
 import time
 from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any
 
 from dlstudio.engine.events import Event, SearchFailed, TaskFailed, from_dict, is_final
 
 GRACE_SECONDS = 30.0
+
+
+class WorkerTask(StrEnum):
+    """What a worker process can be asked to do (see `tasks.run_task`)."""
+
+    RUN = "run"             # make a project, search, evaluate (and export if asked)
+    RESUME = "resume"       # continue a project's search to its budget
+    EXPORT = "export"       # export a project's best model
+    PREDICT = "predict"     # score a data file with an export
+    PROBE = "probe"         # which TensorFlow and GPUs the worker sees
+
+    @property
+    def is_search(self) -> bool:
+        return self in (WorkerTask.RUN, WorkerTask.RESUME)
 _CTX = mp.get_context("spawn")   # never fork a process that holds Qt or TensorFlow state
 
 
@@ -39,14 +54,10 @@ def _death_reason(exitcode: int | None) -> str:
 class WorkerProcess:
     """One task (`run`, `resume`, `export`, `predict`, `probe`) in its own process."""
 
-    def __init__(self, task: str, payload: dict[str, Any], niceness: int = 0) -> None:
-        from dlstudio.workers.tasks import SEARCH_TASKS, TASKS  # no TensorFlow at import
-        if task not in TASKS:
-            raise ValueError(f"unknown task {task!r}")
-        self.task = task
+    def __init__(self, task: WorkerTask | str, payload: dict[str, Any], niceness: int = 0) -> None:
+        self.task = WorkerTask(task)
         self.payload = dict(payload)
         self.niceness = niceness
-        self._is_search = task in SEARCH_TASKS
         self._queue = _CTX.Queue()
         self._stop_flag = _CTX.Event()
         self._process: Any = None
@@ -144,7 +155,7 @@ class WorkerProcess:
                     return events
             reason = _death_reason(self._process.exitcode)
             failure = (SearchFailed(message=reason, project=self.payload.get("project"))
-                       if self._is_search else TaskFailed(task=self.task, message=reason))
+                       if self.task.is_search else TaskFailed(task=str(self.task), message=reason))
             self._final = failure
             events.append(failure)
         return events

@@ -14,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from dlstudio.engine.errors import UserError
-from dlstudio.engine.events import Event, SearchFailed, TaskFailed, TaskFinished
+from dlstudio.engine.events import Event, Failed, SearchFailed, TaskFailed, TaskFinished
 from dlstudio.paths import worker_log_path
-
-SEARCH_TASKS = ("run", "resume")
-TASKS = (*SEARCH_TASKS, "export", "predict", "probe")
+from dlstudio.workers.process import WorkerTask
 
 
 class QueueReporter:
@@ -47,36 +45,35 @@ def redirect_output(path: Path) -> None:
     os.close(fd)
 
 
-def run_task(task: str, payload: dict[str, Any], reporter: QueueReporter) -> None:
+def run_task(task: WorkerTask, payload: dict[str, Any], reporter: QueueReporter) -> None:
     from dlstudio.engine import pipeline
     from dlstudio.engine.config import RunConfig
     from dlstudio.engine.project import Project
 
-    if task == "run":
-        config = RunConfig.from_dict(payload)
-        pipeline.run(config, reporter,
-                     on_project=lambda p: redirect_output(p.root / "logs" / "worker.log"))
-    elif task == "resume":
-        if (Path(payload["project"]) / "project.json").is_file():
-            redirect_output(Path(payload["project"]) / "logs" / "worker.log")
-        pipeline.resume(payload["project"], reporter, export=payload.get("export"))
-    elif task == "export":
-        project = Project.open(payload["project"])
-        redirect_output(project.root / "logs" / "worker.log")
-        result = pipeline.export_project(project, payload["export_dir"])
-        reporter.report(TaskFinished(task=task, result=result))
-    elif task == "predict":
-        result = pipeline.predict_file(payload["export_dir"], payload["data"], payload["output"])
-        reporter.report(TaskFinished(task=task, result=result))
-    elif task == "probe":
-        from dlstudio.engine.tf import gpu_names, tf
-        reporter.report(TaskFinished(task=task, result={"tensorflow": tf.__version__,
-                                                        "gpus": gpu_names()}))
-    else:
-        raise ValueError(f"unknown task {task!r}")
+    match task:
+        case WorkerTask.RUN:
+            pipeline.run(RunConfig.from_dict(payload), reporter,
+                         on_project=lambda p: redirect_output(p.root / "logs" / "worker.log"))
+        case WorkerTask.RESUME:
+            if (Path(payload["project"]) / "project.json").is_file():
+                redirect_output(Path(payload["project"]) / "logs" / "worker.log")
+            pipeline.resume(payload["project"], reporter, export=payload.get("export"))
+        case WorkerTask.EXPORT:
+            project = Project.open(payload["project"])
+            redirect_output(project.root / "logs" / "worker.log")
+            result = pipeline.export_project(project, payload["export_dir"])
+            reporter.report(TaskFinished(task=str(task), result=result))
+        case WorkerTask.PREDICT:
+            result = pipeline.predict_file(payload["export_dir"], payload["data"],
+                                           payload["output"])
+            reporter.report(TaskFinished(task=str(task), result=result))
+        case WorkerTask.PROBE:
+            from dlstudio.engine.tf import gpu_names, tf
+            reporter.report(TaskFinished(task=str(task), result={"tensorflow": tf.__version__,
+                                                                 "gpus": gpu_names()}))
 
 
-def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
+def child_main(task: WorkerTask, payload: dict[str, Any], queue: Any, stop_flag: Any,
                niceness: int = 0) -> None:
     """Entry point of the spawned worker process: run one task, always end with a final event.
 
@@ -91,11 +88,11 @@ def child_main(task: str, payload: dict[str, Any], queue: Any, stop_flag: Any,
     os.dup2(2, 1)         # until the log is known, nothing of the child's goes to stdout
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
-    if task not in SEARCH_TASKS:
+    if not task.is_search:
         redirect_output(worker_log_path())
     reporter = QueueReporter(queue, stop_flag)
-    failed: type[Event] = SearchFailed if task in SEARCH_TASKS else TaskFailed
-    extra = {} if task in SEARCH_TASKS else {"task": task}
+    failed: type[Failed] = SearchFailed if task.is_search else TaskFailed
+    extra = {} if task.is_search else {"task": str(task)}
     try:
         run_task(task, payload, reporter)
     except UserError as exc:
