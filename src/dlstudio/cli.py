@@ -31,7 +31,7 @@ from typing import Any
 from dlstudio import __version__
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
-from dlstudio.paths import SAMPLE_FILES, user_log_path, worker_log_path
+from dlstudio.paths import SAMPLE_FILES, append_to_log, worker_log_path
 from dlstudio.workers.process import WorkerProcess, WorkerTask
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
@@ -47,12 +47,6 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(message)
 
 
-def _log_internal(text: str, path: Path | None = None) -> Path:
-    path = path or user_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
-    return path
 
 
 @contextlib.contextmanager
@@ -232,7 +226,7 @@ def _final_status(final: ev.Event | None, as_json: bool) -> int:
             if final.project and (Path(final.project) / "project.json").is_file():
                 log = Path(final.project) / "logs" / "dlstudio.log"
             if final.traceback and not final.logged:
-                log = _log_internal(final.traceback, log)
+                log = append_to_log(final.traceback, log)
             _err(final.message if log is None or str(log) in final.message
                  else f"{final.message} (details in {log})")
     return EXIT_INTERNAL
@@ -417,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("interrupted")
         return 130
     except Exception:
-        log = _log_internal(traceback.format_exc())
+        log = append_to_log(traceback.format_exc())
         _err(f"internal error; details are in {log}")
         return EXIT_INTERNAL
 

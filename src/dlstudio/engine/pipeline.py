@@ -37,6 +37,7 @@ from dlstudio.engine.records import EvaluationReport, InputSpec, ModelCard
 from dlstudio.engine.reporter import Reporter
 from dlstudio.engine.schema import Role
 from dlstudio.engine.templates import TaskType
+from dlstudio.paths import append_to_log
 
 EXPORT_SAMPLE_ROWS = 200
 THRESHOLD_RULES = {"ks": "maximises TPR - FPR (KS) on the validation rows",
@@ -62,9 +63,7 @@ class ProjectReporter:
 def log_exception(project: Project, exc: BaseException) -> str:
     """Write the traceback to the project's log; returns the traceback."""
     text = "".join(traceback.format_exception(exc))
-    project.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(project.log_path, "a", encoding="utf-8") as f:
-        f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{text}\n")
+    append_to_log(text, project.log_path)
     return text
 
 

@@ -19,7 +19,7 @@ from types import TracebackType
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from dlstudio.paths import user_log_path
+from dlstudio.paths import append_to_log, user_log_path
 
 log = logging.getLogger("dlstudio.ui")
 
@@ -34,17 +34,9 @@ def default_log_path() -> Path:
     return user_log_path()
 
 
-def log_to_file(path: Path, text: str) -> Path:
+def log_to_file(path: Path | None, text: str) -> Path:
     """Append `text` to the log at `path` (falling back to the user log); return where it went."""
-    for target in (path, default_log_path()):
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "a", encoding="utf-8") as f:
-                f.write(text.rstrip() + "\n")
-            return target
-        except OSError:
-            continue
-    return path
+    return append_to_log(text, path)
 
 
 def warn(parent: QWidget | None, text: str, title: str = APP_TITLE) -> None:
