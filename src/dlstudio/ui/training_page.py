@@ -78,6 +78,7 @@ class TrainingPage(Page):
 
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
+        self._log_time: float | None = None     # set while replaying a saved event
         self._bridge: Any = None
         self._running = False
         self._stopping = False
@@ -254,6 +255,7 @@ class TrainingPage(Page):
             self._bridge = WorkerBridge(self)
             self._bridge.event.connect(self.handle_event)
             self._bridge.finished.connect(self._finished)
+        self.scroll_log_to_end()
         self.append_log("Starting the search…" if task is WorkerTask.RUN
                         else "Resuming the search…")
         self.status.setText("Starting the worker (loading TensorFlow takes a few seconds)…")
@@ -318,11 +320,23 @@ class TrainingPage(Page):
         for c in (self.train_loss, self.val_loss, self.train_metric, self.val_metric):
             c.setData([], [])
 
-    def append_log(self, text: str) -> None:
-        self.log.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
+    def append_log(self, text: str, when: float | None = None) -> None:
+        """Add a line stamped with `when` (now by default); the view follows new lines unless
+        the user scrolled up to read older ones."""
+        when = self._log_time if when is None else when
+        bar = self.log.verticalScrollBar()
+        follow = bar.value() >= bar.maximum() - 2
+        self.log.appendPlainText(f"{time.strftime('%H:%M:%S', time.localtime(when))}  {text}")
+        if follow:
+            bar.setValue(bar.maximum())
+
+    def scroll_log_to_end(self) -> None:
+        self.log.verticalScrollBar().setValue(self.log.verticalScrollBar().maximum())
 
     def handle_event(self, event: ev.Event, replay: bool = False) -> None:
         """Update the page from one event (live from the worker, or replayed from disk)."""
+        # A replayed event's lines carry the time it happened, not the time it was replayed.
+        self._log_time = event.time if replay else None
         match event:
             case ev.SearchStarted():
                 self._search_started(event)
@@ -485,5 +499,7 @@ class TrainingPage(Page):
             if isinstance(event, ev.SearchStarted) and event.completed_trials == 0:
                 self.clear()
             self.handle_event(event, replay=True)
+        self._log_time = None
+        self.scroll_log_to_end()
         self._update_buttons()
         self.complete_changed.emit()

@@ -1,0 +1,32 @@
+"""The Training page's message panel on a reopened project: lines carry the time their event
+happened, and new lines stay in view."""
+
+from __future__ import annotations
+
+import time
+
+from ui_helpers import make_project, search_events, write_credit_csv
+
+START = 1_000_000.0
+
+
+def test_a_reopened_search_shows_when_things_happened_and_follows_new_lines(window, qtbot,
+                                                                            tmp_path):
+    events = search_events(trials=12, epochs=3)
+    for i, e in enumerate(events):
+        e["time"] = START + 60 * i
+    project = make_project(tmp_path / "proj", write_credit_csv(tmp_path / "loans.csv"),
+                           events=events)
+    assert window.open_project(project.root)
+    page = window.training_page
+    window.goto(page)
+    lines = page.log.toPlainText().splitlines()
+    assert lines[0].startswith(time.strftime("%H:%M:%S", time.localtime(START)))
+    assert lines[-1].startswith(time.strftime("%H:%M:%S", time.localtime(events[-1]["time"])))
+    bar = page.log.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5_000)
+    assert bar.value() == bar.maximum()            # the replay ends at its last line
+
+    page.append_log("A new line.")
+    assert page.log.toPlainText().splitlines()[-1].startswith(time.strftime("%H:%M:%S"))
+    assert bar.value() == bar.maximum()            # and a new line stays in view
