@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio_data import credit_frame, run_cli
+from studio_data import CliResult, credit_frame, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 
@@ -41,10 +42,27 @@ def test_inspect_json_reports_roles_and_warnings(cli, tmp_path):
     assert any("country" in w for w in out["warnings"])
 
 
-def test_credit_scoring_end_to_end_with_json_events_export_and_predict(cli, tmp_path, credit_csv):
-    r = cli("run", credit_csv, "--template", "credit-scoring", *TINY, "--project", "proj",
-            "--export", "out", "--json")
+@pytest.fixture(scope="module")
+def credit_run(tmp_path_factory) -> tuple[Path, CliResult]:
+    """One small credit-scoring run, exported, made once: the end-to-end test checks it, and
+    the tests of predict, export and resume on a trained project read it (or a copy of it)."""
+    root = tmp_path_factory.mktemp("credit-run")
+    credit_frame().to_csv(root / "credit.csv", index=False)
+    r = run_cli("run", "credit.csv", "--template", "credit-scoring", *TINY, "--project", "proj",
+                "--export", "out", "--json", cwd=root)
     assert r.code == 0, r.stderr
+    return root, r
+
+
+def _copy_project(root: Path, name: str) -> Path:
+    """A copy of the shared project, for a test that changes it (a project folder may be
+    copied and reopened)."""
+    shutil.copytree(root / "proj", root / name)
+    return root / name
+
+
+def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_run):
+    root, r = credit_run
     events = r.json_lines()      # every stdout line is one JSON event, nothing else
     types = [e["type"] for e in events]
     assert types[0] in ("log", "search_started") and types[-1] == "search_finished"
@@ -59,7 +77,7 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(cli, tmp_
     assert 0.0 <= final["metrics"]["auc"] <= 1.0
     assert final["metrics"]["gini"] == pytest.approx(2 * final["metrics"]["auc"] - 1)
 
-    project = tmp_path / "proj"
+    project = root / "proj"
     meta = json.loads((project / "project.json").read_text())
     assert meta["format_version"] == 1 and meta["status"] == "finished"
     assert meta["task"]["classes"] == ["good", "bad"]     # positive ("bad") class last
@@ -70,22 +88,22 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(cli, tmp_
     logged = [json.loads(x)["type"] for x in (project / "events.jsonl").read_text().splitlines()]
     assert logged[-1] == "search_finished" and logged.count("trial_ended") == 2
 
-    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    card = json.loads((root / "out" / "model_card.json").read_text())
     assert card["classes"] == ["good", "bad"] and card["positive_class"] == "bad"
     assert 0.0 < card["threshold"] < 1.0
     assert {(i["column"], i["dtype"]) for i in card["inputs"]} == {
         ("Income", "float32"), ("Age", "float32"), ("Home", "string")}
     assert card["verified"]["max_abs_difference"] <= 1e-5
     assert {"tensorflow", "keras", "keras_tuner"} <= set(card["versions"])
-    assert (tmp_path / "out" / "model_card.md").read_text().startswith("# Model card")
-    assert (tmp_path / "out" / "saved_model.pb").is_file()
+    assert (root / "out" / "model_card.md").read_text().startswith("# Model card")
+    assert (root / "out" / "saved_model.pb").is_file()
 
     # predict (a fresh process loading the SavedModel) reproduces the in-memory test scores
     test_rows = pd.read_csv(project / "data" / "test.csv").drop(columns=["Status"])
-    test_rows.to_csv(tmp_path / "new.csv", index=False)
-    r = cli("predict", "out", "new.csv", "--output", "scored.csv")
+    test_rows.to_csv(root / "new.csv", index=False)
+    r = run_cli("predict", "out", "new.csv", "--output", "scored.csv", cwd=root)
     assert r.code == 0, r.stderr
-    scored = pd.read_csv(tmp_path / "scored.csv")
+    scored = pd.read_csv(root / "scored.csv")
     assert list(scored.columns) == [*test_rows.columns, "predicted_label", "probability_good",
                                     "probability_bad"]
     evaluation = json.loads((project / "models" / "evaluation.json").read_text())
@@ -230,49 +248,32 @@ def test_run_refuses_a_folder_that_holds_another_project(cli, tmp_path, credit_c
     assert (tmp_path / "q" / "notes.txt").read_text() == "mine"
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    """One small trained and exported credit project, shared by the tests below."""
-    root = tmp_path_factory.mktemp("trained")
-    credit_frame().to_csv(root / "credit.csv", index=False)
-    r = run_cli("run", "credit.csv", "--template", "credit-scoring", "--max-trials", "1",
-                "--max-epochs", "2", "--project", "p", "--export", "out", cwd=root)
-    assert r.code == 0, r.stderr
-    return root
-
-
-def test_predict_names_the_columns_the_data_lacks(trained):
-    pd.DataFrame({"Income": [1.0]}).to_csv(trained / "partial.csv", index=False)
-    r = run_cli("predict", "out", "partial.csv", "--output", "x.csv", cwd=trained)
+def test_predict_names_the_columns_the_data_lacks(credit_run):
+    root, _ = credit_run
+    pd.DataFrame({"Income": [1.0]}).to_csv(root / "partial.csv", index=False)
+    r = run_cli("predict", "out", "partial.csv", "--output", "x.csv", cwd=root)
     _assert_user_error(r, "Home", "Age")
-    assert not (trained / "x.csv").exists()
+    assert not (root / "x.csv").exists()
 
 
-def test_export_uses_the_threshold_the_user_chose(trained):
-    meta = json.loads((trained / "p" / "project.json").read_text())
+def test_export_uses_the_threshold_the_user_chose(credit_run):
+    root, _ = credit_run
+    project = _copy_project(root, "proj-threshold")
+    meta = json.loads((project / "project.json").read_text())
     meta["decision"] = {"threshold": 0.97, "chosen_by": "user"}
-    (trained / "p" / "project.json").write_text(json.dumps(meta))
-    r = run_cli("export", "p", "out2", cwd=trained)
+    (project / "project.json").write_text(json.dumps(meta))
+    r = run_cli("export", project.name, "out2", cwd=root)
     assert r.code == 0, r.stderr
-    card = json.loads((trained / "out2" / "model_card.json").read_text())
+    card = json.loads((root / "out2" / "model_card.json").read_text())
     assert card["threshold"] == pytest.approx(0.97) and "user" in card["threshold_rule"]
-    test_rows = pd.read_csv(trained / "p" / "data" / "test.csv")
-    test_rows.to_csv(trained / "t.csv", index=False)
-    assert run_cli("predict", "out2", "t.csv", "--output", "s.csv", cwd=trained).code == 0
-    scored = pd.read_csv(trained / "s.csv")
+    test_rows = pd.read_csv(project / "data" / "test.csv")
+    test_rows.to_csv(root / "t.csv", index=False)
+    assert run_cli("predict", "out2", "t.csv", "--output", "s.csv", cwd=root).code == 0
+    scored = pd.read_csv(root / "s.csv")
     expected = np.where(scored["probability_bad"] >= 0.97, "bad", "good")
     assert (scored["predicted_label"] == expected).all()
-    recorded = json.loads((trained / "p" / "project.json").read_text())["export"]
-    assert recorded["export_dir"] == str((trained / "out2").resolve())
-
-
-def test_without_project_a_folder_is_made_in_the_current_directory(cli, tmp_path, credit_csv):
-    r = cli("run", credit_csv, "--template", "credit-scoring", "--max-trials", "1",
-            "--max-epochs", "1")
-    assert r.code == 0, r.stderr
-    made = [p for p in tmp_path.iterdir() if p.name.startswith("dlstudio-credit-scoring-")]
-    assert len(made) == 1 and (made[0] / "project.json").is_file()
-    assert str(made[0]) in r.stdout
+    recorded = json.loads((project / "project.json").read_text())["export"]
+    assert recorded["export_dir"] == str((root / "out2").resolve())
 
 
 def test_time_limit_ends_the_search_between_epochs(cli, tmp_path, credit_csv):
@@ -288,26 +289,44 @@ def test_time_limit_ends_the_search_between_epochs(cli, tmp_path, credit_csv):
     assert json.loads((tmp_path / "p" / "project.json").read_text())["status"] == "stopped"
 
 
-@pytest.mark.parametrize("tuner", ["random", "hyperband"])
-def test_other_tuners(cli, credit_csv, tuner):
-    r = cli("run", credit_csv, "--template", "credit-scoring", "--tuner", tuner,
+def test_random_tuner_without_project_makes_a_folder_in_the_current_directory(
+        cli, tmp_path, credit_csv):
+    """One run checks two things: the random tuner (reported in the human output) and the
+    project folder made in the current directory when --project is not given."""
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--tuner", "random",
+            "--max-trials", "2", "--max-epochs", "2")
+    assert r.code == 0, r.stderr
+    made = [p for p in tmp_path.iterdir() if p.name.startswith("dlstudio-credit-scoring-")]
+    assert len(made) == 1 and (made[0] / "project.json").is_file()
+    assert str(made[0]) in r.stdout
+    assert "Searching with random for the best" in r.stdout
+    assert "Search finished: 2 trials" in r.stdout
+    assert json.loads((made[0] / "project.json").read_text())["config"]["tuner"] == "random"
+
+
+def test_hyperband_tuner(cli, credit_csv):
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--tuner", "hyperband",
             "--max-trials", "2", "--max-epochs", "2", "--project", "p", "--json")
     assert r.code == 0, r.stderr
     events = r.json_lines()
     assert events[0]["type"] in ("log", "search_started")
-    assert next(e for e in events if e["type"] == "search_started")["tuner"] == tuner
+    assert next(e for e in events if e["type"] == "search_started")["tuner"] == "hyperband"
     assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 2
 
 
-def test_resume_cli_on_a_finished_search_reruns_no_trial(trained):
-    r = run_cli("resume", "p", "--json", cwd=trained)
+def test_resume_cli_on_a_finished_search_reruns_no_trial(credit_run):
+    root, _ = credit_run
+    project = _copy_project(root, "proj-resume")
+    r = run_cli("resume", project.name, "--export", "out-resumed", "--json", cwd=root)
     assert r.code == 0, r.stderr
     events = r.json_lines()
     assert not [e for e in events if e["type"] == "trial_started"]
     started = next(e for e in events if e["type"] == "search_started")
-    assert started["completed_trials"] == 1
-    assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 1
-    _assert_user_error(run_cli("resume", "out", cwd=trained), "not a DL Studio project")
+    assert started["completed_trials"] == 2
+    assert events[-1]["type"] == "search_finished" and events[-1]["trials"] == 2
+    assert events[-1]["export_dir"] == str((root / "out-resumed").resolve())
+    assert (root / "out-resumed" / "saved_model.pb").is_file()
+    _assert_user_error(run_cli("resume", "out", cwd=root), "not a DL Studio project")
 
 
 def test_ctrl_c_stops_gracefully_after_the_current_epoch(tmp_path):
@@ -317,7 +336,7 @@ def test_ctrl_c_stops_gracefully_after_the_current_epoch(tmp_path):
     import subprocess
     import sys
 
-    credit_frame(5000, seed=4).to_csv(tmp_path / "c.csv", index=False)
+    credit_frame(1000, seed=4).to_csv(tmp_path / "c.csv", index=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dlstudio.cli", "run", "c.csv", "--template", "credit-scoring",
          "--max-trials", "20", "--max-epochs", "50", "--project", "p", "--json"],

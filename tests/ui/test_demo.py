@@ -8,7 +8,9 @@ from studio_data import run_cli
 
 
 def test_demo_walks_every_page_without_loading_tensorflow_in_the_gui(tmp_path):
-    r = run_cli("demo", "--screenshots", "shots", cwd=tmp_path, timeout=600)
+    # The smallest search the wizard allows is enough to reach every page.
+    r = run_cli("demo", "--screenshots", "shots", "--max-trials", "1", "--max-epochs", "1",
+                cwd=tmp_path, timeout=600)
     assert r.code == 0, r.stderr
     report = json.loads((tmp_path / "shots" / "report.json").read_text())
     assert report["gui_imported_tensorflow"] is False

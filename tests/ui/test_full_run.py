@@ -73,26 +73,21 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
     assert "tensorflow" not in sys.modules
 
 
-def test_stop_during_training_ends_the_search_and_keeps_the_best(window, qtbot, tmp_path,
-                                                                  dialogs):
-    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=20, epochs=200)
-    assert tp.stop_button.isEnabled()
-    final = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
-    assert final.type == "search_finished", getattr(final, "message", final)
-    assert final.reason == "stopped"
-    assert tp.start_button.isEnabled() and not tp.stop_button.isEnabled()
-    assert not tp.busy()
-    assert "tensorflow" not in sys.modules
-
-
-def test_a_stopped_search_resumes_from_the_training_page_to_its_budget(window, qtbot, tmp_path,
-                                                                        dialogs):
+def test_stop_keeps_the_best_and_the_search_resumes_from_the_training_page_to_its_budget(
+        window, qtbot, tmp_path, dialogs):
     import json
 
-    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=3, epochs=20)
+    # 3 epochs a trial: a stop clicked after the first epoch lands long before the budget ends
+    # (the assertions below check that it did).
+    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=3, epochs=3)
+    assert tp.stop_button.isEnabled()
     stopped = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
-    assert stopped.type == "search_finished" and stopped.reason == "stopped"
+    assert stopped.type == "search_finished", getattr(stopped, "message", stopped)
+    assert stopped.reason == "stopped"
     assert stopped.trials < 3
+    assert tp.start_button.isEnabled() and not tp.stop_button.isEnabled()
+    assert not tp.busy()
+    assert (tmp_path / "project" / "models" / "best.keras").is_file()
     assert tp.start_button.text() == "Resume search"
 
     final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
@@ -111,7 +106,7 @@ def test_a_killed_worker_is_reported_and_the_search_can_be_resumed(window, qtbot
     import os
     import signal
 
-    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=2, epochs=20)
+    tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=2, epochs=3)
     worker = tp._bridge.worker     # the child process, as the out-of-memory killer would see it
     failed = wait_for(qtbot, tp.search_done, lambda: os.kill(worker.pid, signal.SIGKILL), 60)
     assert failed.type == "search_failed" and "killed" in failed.message

@@ -18,9 +18,10 @@ from studio_data import credit_frame
 
 @pytest.fixture
 def big_credit_csv(tmp_path: Path) -> Path:
-    # Large enough that one epoch takes a noticeable time, so a test can act mid-trial.
+    # Large enough that one epoch takes a noticeable time (a few tenths of a second), so a
+    # test can act mid-trial; small enough that the searches stay short.
     path = tmp_path / "credit.csv"
-    credit_frame(20_000, seed=2).to_csv(path, index=False)
+    credit_frame(6_000, seed=2).to_csv(path, index=False)
     return path
 
 
@@ -44,27 +45,17 @@ def _collect(worker: WorkerProcess, until=None, timeout: float = 300) -> list:
     return events
 
 
-def test_events_stream_in_order_while_the_search_runs(tmp_path, credit_csv):
-    worker = WorkerProcess("run", _config(credit_csv, tmp_path / "p", max_epochs=4))
-    worker.start()
-    first_epoch = _collect(worker, until=lambda e: e.type == "epoch_ended")
-    assert worker.running, "the first epoch must arrive while the search is still running"
-    events = first_epoch + _collect(worker)
-    types = [e.type for e in events]
-    assert types[-1] == "search_finished" and worker.final is events[-1]
-    assert types.index("search_started") < types.index("trial_started") < types.index(
-        "epoch_ended")
-    # epochs count up within each trial, between its trial_started and trial_ended
+def _assert_trials_in_order(events: list) -> None:
+    """Epochs count up within each trial, between its trial_started and trial_ended."""
     current, last_epoch = None, 0
     for e in events:
         if e.type == "trial_started":
             current, last_epoch = e.trial_id, 0
         elif e.type == "epoch_ended":
-            assert e.trial_id == current and e.epoch == last_epoch + 1
+            assert e.trial_id == current and e.epoch == last_epoch + 1, e
             last_epoch = e.epoch
         elif e.type == "trial_ended":
-            assert e.trial_id == current and e.epochs == last_epoch
-    assert not worker.running
+            assert e.trial_id == current and e.epochs == last_epoch, e
 
 
 def test_stop_ends_after_the_current_epoch_and_the_project_reopens(tmp_path, big_credit_csv):
@@ -86,12 +77,21 @@ def test_stop_ends_after_the_current_epoch_and_the_project_reopens(tmp_path, big
     assert final.trials < 5
 
 
-def test_a_killed_worker_reports_failure_and_the_search_resumes_to_its_budget(
-        tmp_path, big_credit_csv):
+def test_events_stream_live_and_a_killed_worker_resumes_to_its_budget(tmp_path, big_credit_csv):
+    """One search checks the live event stream and recovery from a kill: its events arrive in
+    order while it runs; killed mid-trial it reports a plain failure; resumed, it streams the
+    rest in order and completes every trial exactly once."""
     project = tmp_path / "p"
     worker = WorkerProcess("run", _config(big_credit_csv, project, max_trials=3, max_epochs=4))
     worker.start()
-    _collect(worker, until=lambda e: e.type == "epoch_ended" and e.trial_id == "1")
+    events = _collect(worker, until=lambda e: e.type == "epoch_ended")
+    assert worker.running, "the first epoch must arrive while the search is still running"
+    types = [e.type for e in events]
+    assert types.index("search_started") < types.index("trial_started") < types.index(
+        "epoch_ended")
+    events += _collect(worker, until=lambda e: e.type == "epoch_ended" and e.trial_id == "1")
+    assert [e.trial_id for e in events if e.type == "trial_ended"] == ["0"]
+    _assert_trials_in_order(events)
     os.kill(worker.pid, signal.SIGKILL)                 # mid-trial, as the OOM killer would
     killed_at = time.monotonic()
     events = _collect(worker, timeout=30)
@@ -105,9 +105,12 @@ def test_a_killed_worker_reports_failure_and_the_search_resumes_to_its_budget(
     resumed.start()
     events = _collect(resumed)
     assert events[-1].type == "search_finished", events[-1]
+    assert resumed.final is events[-1] and not resumed.running
     started = next(e for e in events if e.type == "search_started")
     assert started.completed_trials == 1
     assert events[-1].trials == 3
+    assert [e.trial_id for e in events if e.type == "trial_ended"] == ["1", "2"]
+    _assert_trials_in_order(events)
     # every trial completed exactly once across both runs (trial 1 was re-run, not duplicated)
     logged = [json.loads(x) for x in (project / "events.jsonl").read_text().splitlines()]
     completed = [e["trial_id"] for e in logged

@@ -312,7 +312,6 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     import json
 
     from dlstudio.engine.project import atomic_write_text
-    from dlstudio.engine.tf import tf
 
     export_dir = Path(export_dir)
     card_path = export_dir / "model_card.json"
@@ -322,6 +321,9 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     df = data_mod.load_data(data)
     specs = [FeatureSpec(s.column, s.input, Role(s.role), s.dtype) for s in card.inputs]
     arrays = to_arrays(df, specs)
+    # TensorFlow only now that the export and the data are known good: a user's mistake
+    # (not an export, a missing column) is reported without the seconds its import takes.
+    from dlstudio.engine.tf import tf
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
     chunks: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(df), batch_size):
