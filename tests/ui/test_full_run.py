@@ -5,6 +5,18 @@ from __future__ import annotations
 import sys
 
 import pandas as pd
+import pytest
+
+
+@pytest.fixture
+def gui_keeps_tensorflow_out():
+    """Fails a test whose GUI loaded TensorFlow into this process. When an engine test in the
+    same pytest process loaded it first, this process cannot tell: test_demo checks the same
+    thing in a fresh process, and test_layers checks every GUI module's imports."""
+    loaded_before = "tensorflow" in sys.modules
+    yield
+    if not loaded_before:
+        assert "tensorflow" not in sys.modules
 
 
 def wait_for(qtbot, signal, action, timeout_s: float):
@@ -37,7 +49,8 @@ def start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials: int, epochs:
 
 
 def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot, tmp_path,
-                                                                   dialogs):
+                                                                   dialogs,
+                                                                   gui_keeps_tensorflow_out):
     start_credit_sample(window, qtbot, tmp_path, trials=1, epochs=2)
     tp = window.training_page
     final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
@@ -70,11 +83,10 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
     assert len(pd.read_csv(tmp_path / "scored.csv")) == 25
     assert "Scored 25 rows" in ep.score_status.text()
     assert [k for k in dialogs.kinds() if k != "information"] == []
-    assert "tensorflow" not in sys.modules
 
 
 def test_stop_keeps_the_best_and_the_search_resumes_from_the_training_page_to_its_budget(
-        window, qtbot, tmp_path, dialogs):
+        window, qtbot, tmp_path, dialogs, gui_keeps_tensorflow_out):
     import json
 
     # 3 epochs a trial: a stop clicked after the first epoch lands long before the budget ends
@@ -98,11 +110,11 @@ def test_stop_keeps_the_best_and_the_search_resumes_from_the_training_page_to_it
     completed = [e["trial_id"] for e in logged
                  if e["type"] == "trial_ended" and e["status"] == "completed"]
     assert sorted(completed) == ["0", "1", "2"]
-    assert "tensorflow" not in sys.modules
 
 
 def test_a_killed_worker_is_reported_and_the_search_can_be_resumed(window, qtbot, tmp_path,
-                                                                   dialogs):
+                                                                   dialogs,
+                                                                   gui_keeps_tensorflow_out):
     import os
     import signal
 
