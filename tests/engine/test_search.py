@@ -101,6 +101,7 @@ def test_refit_reports_each_epoch(prepared):
     started = [e for e in reporter.events if isinstance(e, PhaseStarted)]
     progress = [e for e in reporter.events if isinstance(e, PhaseProgress)]
     assert [(e.phase, e.steps) for e in started] == [(Phase.REFIT, 3)]
+    assert "batches of 32 rows" in started[0].message     # the trial's batch size, as searched
     assert [e.step for e in progress] == [1, 2, 3]
     assert all(np.isfinite(e.logs["loss"]) for e in progress)
 

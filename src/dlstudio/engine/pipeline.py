@@ -148,9 +148,11 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
 
     epochs = int(best_trial.best_step) + 1
     rows = len(y["train"]) + len(y["validation"])
+    batch = best_trial.hyperparameters.values.get("batch_size")
+    batches = f", batches of {batch} rows as in the search" if batch else ""
     reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
         f"Training the best network again on all {rows} training and validation rows "
-        f"({epochs} epochs).")))
+        f"({epochs} epochs{batches}).")))
 
     class Progress(keras.callbacks.Callback):
         stopped = False
