@@ -82,7 +82,7 @@ def main():
 
     from dlstudio.engine.config import RunConfig
     from dlstudio.engine.features import feature_specs, to_arrays
-    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
     from dlstudio.engine.prepare import encode_target, resolve_task, split_rows
     from dlstudio.engine.search import BayesianOracle
     from dlstudio.engine.templates import get_template
@@ -114,8 +114,8 @@ def main():
     tuner = kt.Tuner(oracle=oracle, hypermodel=hypermodel, directory=args["dir"],
                      project_name="search", overwrite=True)
     t_ready = time.time()
-    tuner.search(make_dataset(arrays["train"], y["train"]),
-                 validation_data=make_dataset(arrays["validation"], y["validation"]),
+    tuner.search(make_rows(arrays["train"], y["train"]),
+                 validation_data=make_rows(arrays["validation"], y["validation"]),
                  epochs=epochs, verbose=0,
                  callbacks=[keras.callbacks.EarlyStopping(
                      monitor=template.objective, mode=template.direction, patience=5)])

@@ -327,7 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_inspect)
 
     s = sub.add_parser("run", help="search for a model, evaluate it and optionally export it")
-    s.add_argument("data", help="CSV/TSV file, or a folder with one sub-folder of .txt per class")
+    s.add_argument("data", help="CSV/TSV, Excel, Parquet or Feather file, or a folder with one "
+                   "sub-folder of .txt per class")
     s.add_argument("--template", required=True)
     s.add_argument("--target")
     s.add_argument("--text-column")

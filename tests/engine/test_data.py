@@ -233,6 +233,36 @@ def test_excel_round_trip(tmp_path):
     assert list(df.columns) == ["a", "b"] and df["b"].tolist() == ["x", "y"]
 
 
+def _mixed_frame() -> pd.DataFrame:
+    return pd.DataFrame({"income": [1200.5, np.nan, 800.0, 950.25, 3100.0, 40.0],
+                         "home": pd.Categorical(["rent", "owner", None, "rent", "owner", "rent"]),
+                         "age": [25, 40, 33, 51, 62, 19],
+                         "status": ["good", "bad", "good", "good", "bad", "good"]})
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow")
+@pytest.mark.parametrize("suffix", [".parquet", ".feather"])
+def test_parquet_and_feather_read_as_the_same_table_as_a_csv(tmp_path, suffix):
+    frame = _mixed_frame()
+    path = tmp_path / f"table{suffix}"
+    (frame.to_parquet if suffix == ".parquet" else frame.to_feather)(path)
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    df, csv = load_data(path), load_data(tmp_path / "table.csv")
+    assert list(df.columns) == list(csv.columns)
+    assert df["home"].tolist()[:2] == ["rent", "owner"] and pd.isna(df["home"][2])
+    assert np.isnan(df["income"][1]) and df["age"].tolist() == csv["age"].tolist()
+    roles = {c.name: c.role for c in infer_schema(df, target="status").columns}
+    assert roles == {c.name: c.role for c in infer_schema(csv, target="status").columns}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="needs pyarrow")
+def test_a_broken_parquet_file_is_named_in_plain_words(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not really a parquet file")
+    with pytest.raises(DataError, match=r"broken\.parquet' could not be read as a Parquet file"):
+        load_data(path)
+
+
 # --------------------------------------------------------------------------------------------
 # infer_schema
 # --------------------------------------------------------------------------------------------

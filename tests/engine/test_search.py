@@ -11,7 +11,7 @@ from dlstudio.engine import pipeline, prepare
 from dlstudio.engine import search as search_mod
 from dlstudio.engine.events import EndReason, Phase, PhaseProgress, PhaseStarted, TrialStarted
 from dlstudio.engine.features import feature_specs, to_arrays
-from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
+from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
 from dlstudio.engine.reporter import CallbackReporter, ListReporter
 from dlstudio.engine.templates import get_template
 from dlstudio.engine.tf import kt
@@ -68,8 +68,8 @@ def test_stop_ends_the_search_through_the_oracle_after_the_current_trial(prepare
 
     tuner = _tuner(prepared, tmp_path, "random", CallbackReporter(sink, lambda: bool(stop)),
                    max_trials=5, max_epochs=3)
-    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
-                                   make_dataset(arrays["validation"], y["validation"]), template)
+    result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
+                                   make_rows(arrays["validation"], y["validation"]), template)
     assert result.reason is EndReason.STOPPED
     assert [e.number for e in events if isinstance(e, TrialStarted)] == [1]
     assert result.completed == 1            # the cut trial still counts, with its one epoch
@@ -79,8 +79,8 @@ def test_stop_ends_the_search_through_the_oracle_after_the_current_trial(prepare
 def test_the_budget_ends_a_search_that_nobody_stops(prepared, tmp_path):
     template, arrays, y, _ = prepared
     tuner = _tuner(prepared, tmp_path, "bayesian", ListReporter(), max_trials=2, max_epochs=1)
-    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
-                                   make_dataset(arrays["validation"], y["validation"]), template)
+    result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
+                                   make_rows(arrays["validation"], y["validation"]), template)
     assert result.reason is EndReason.BUDGET
     assert result.completed == 2
 
@@ -101,6 +101,7 @@ def test_refit_reports_each_epoch(prepared):
     started = [e for e in reporter.events if isinstance(e, PhaseStarted)]
     progress = [e for e in reporter.events if isinstance(e, PhaseProgress)]
     assert [(e.phase, e.steps) for e in started] == [(Phase.REFIT, 3)]
+    assert "batches of 32 rows" in started[0].message     # the trial's batch size, as searched
     assert [e.step for e in progress] == [1, 2, 3]
     assert all(np.isfinite(e.logs["loss"]) for e in progress)
 

@@ -87,3 +87,32 @@ def test_run_config_rejects_impossible_budgets():
         RunConfig(data="d", template="sentiment", project="p", max_trials=0)
     with pytest.raises(ConfigError, match="tuner"):
         RunConfig(data="d", template="sentiment", project="p", tuner="grid")
+
+
+def _edge_frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "f": [1.5, np.nan, 1e-05, -0.0, 1e16, 123456789.123456789, np.inf, -np.inf],
+        "i": [1, 2, 3, -4, 0, 10**12, 7, 8],
+        "s": ["a", None, "b,c", 'say "hi"', "line\nbreak", "", "é€", " x "],
+        "n": pd.array([1, None, 3, 4, 5, 6, 7, 8], dtype="Int64"),
+    })
+
+
+@pytest.mark.parametrize("extra", [None, "bool", "mixed"])
+def test_a_split_reads_back_the_same_whichever_csv_writer_wrote_it(tmp_path, extra):
+    from dlstudio.engine.project import table_csv_bytes
+
+    frame = _edge_frame()
+    if extra == "bool":
+        frame["b"] = [True, False] * 4           # pandas writes True, pyarrow true
+    elif extra == "mixed":
+        frame["m"] = [1, "a", 2.5, None, "b", 3, "c", "d"]
+    ours, theirs = tmp_path / "ours.csv", tmp_path / "pandas.csv"
+    ours.write_bytes(table_csv_bytes(frame))
+    frame.to_csv(theirs, index=False)
+    # pyarrow quotes the header's names, pandas does not: which writer ran.
+    assert ours.read_bytes().startswith(b'"f"') == (extra is None)
+    pd.testing.assert_frame_equal(pd.read_csv(ours), pd.read_csv(theirs))
+    text = [c for c in frame.columns if c not in ("f", "i", "n")]
+    pd.testing.assert_frame_equal(pd.read_csv(ours, dtype=str)[text],
+                                  pd.read_csv(theirs, dtype=str)[text])

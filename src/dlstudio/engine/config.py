@@ -27,7 +27,7 @@ SEARCH_SPACE_KEYS: dict[str, type | tuple[type, ...]] = {
 
 @dataclass
 class RunConfig:
-    data: str                          # CSV/TSV file, or folder of texts with a folder per class
+    data: str                          # a table file, or a folder of texts with a folder per class
     template: str
     project: str                       # the project folder
     target: str | None = None          # None: guess from the template

@@ -24,6 +24,33 @@ from dlstudio.engine.tf import keras, kt, tf
 ONE_HOT_MAX = 30          # categorical columns with more values get an embedding
 VOCAB_MAX = 1000          # most frequent categorical values kept; the rest share one OOV slot
 
+SMALL_BATCH_SIZES = (32, 64, 128, 256)   # what a table of up to ~25,000 training rows searches
+MAX_BATCH_SIZE = 4096
+BASE_LEARNING_RATE = 1e-3                # the default learning rate at batch size 32
+MAX_LEARNING_RATE_SCALE = 4.0
+STEPS_PER_EXECUTION = 32                 # batches per call into TensorFlow (one Python step)
+
+
+def _pow2_floor(x: float) -> int:
+    return 1 << max(0, int(x).bit_length() - 1)
+
+
+def batch_size_choices(rows: int) -> list[int]:
+    """The batch sizes to search for `rows` training rows, smallest (the default) first.
+
+    Small tables search 32..256. Large ones search powers of two from about rows/500 to rows/100,
+    at most MAX_BATCH_SIZE: an epoch is then a few hundred to a thousand steps whatever the size
+    of the table, instead of 20,000 steps of 32 rows on a million rows."""
+    lo = min(MAX_BATCH_SIZE, max(SMALL_BATCH_SIZES[0], _pow2_floor(rows / 500)))
+    hi = min(MAX_BATCH_SIZE, max(SMALL_BATCH_SIZES[-1], _pow2_floor(rows / 100)))
+    return [b for b in (1 << i for i in range(5, 13)) if lo <= b <= hi]
+
+
+def learning_rate_scale(batch_size: int) -> float:
+    """How much larger a learning rate suits `batch_size` than batch size 32: sqrt(batch/32),
+    at most MAX_LEARNING_RATE_SCALE (larger batches average out more noise per step)."""
+    return min(MAX_LEARNING_RATE_SCALE, (max(batch_size, 32) / 32) ** 0.5)
+
 
 @keras.saving.register_keras_serializable(package="dlstudio")
 class NumericEncoder(keras.layers.Layer):
@@ -76,12 +103,13 @@ class TrainingStats:
     texts: dict[str, np.ndarray] = field(default_factory=dict)
     target_mean: float = 0.0
     target_std: float = 1.0
+    rows: int = 0                      # training rows; the batch sizes searched follow it
 
     @classmethod
     def from_training(cls, train: pd.DataFrame, specs: list[FeatureSpec], y: np.ndarray,
                       task: TaskType, n_classes: int) -> TrainingStats:
         arrays = to_arrays(train, specs)
-        stats = cls(specs=specs, task=task, n_classes=n_classes)
+        stats = cls(specs=specs, task=task, n_classes=n_classes, rows=len(train))
         for s in specs:
             values = arrays[s.key][:, 0]
             if s.role is Role.NUMERIC:
@@ -127,6 +155,7 @@ class StudioHyperModel(kt.HyperModel):
         self.stats = stats
         self.template = template
         self.space = {**template.search_space, **(space or {})}
+        self.user_space = dict(space or {})
         self.seed = seed
         self._text_vocab: dict[tuple, list[str]] = {}
 
@@ -134,6 +163,22 @@ class StudioHyperModel(kt.HyperModel):
     def _units_choices(self) -> list[int]:
         top = int(self.space.get("max_units", 256))
         return [u for u in (16, 32, 64, 128, 256, 512) if u <= top] or [16]
+
+    def batch_sizes(self) -> list[int]:
+        return batch_size_choices(self.stats.rows)
+
+    def learning_rate_range(self) -> tuple[float, float, float]:
+        """(low, high, default) of the learning rate. The built-in and template bounds grow with
+        the default batch size (see `learning_rate_scale`); bounds the user set stay as set."""
+        scale = learning_rate_scale(self.batch_sizes()[0])
+        lo = float(self.space.get("min_learning_rate", 1e-4))
+        hi = float(self.space.get("max_learning_rate", 1e-2))
+        if "min_learning_rate" not in self.user_space:
+            lo *= scale
+        if "max_learning_rate" not in self.user_space:
+            hi *= scale
+        lo = min(lo, hi)
+        return lo, hi, min(max(BASE_LEARNING_RATE * scale, lo), hi)
 
     def _text_architectures(self) -> list[str]:
         archs = [a for a in self.space.get("text_architectures", ("bag", "cnn"))
@@ -188,14 +233,18 @@ class StudioHyperModel(kt.HyperModel):
         outputs = self._output(x)
 
         model = keras.Model(inputs, outputs, name="dlstudio_model")
-        lo = float(self.space.get("min_learning_rate", 1e-4))
-        hi = float(self.space.get("max_learning_rate", 1e-2))
-        lr = hp.Float("learning_rate", lo, hi, sampling="log", default=min(max(1e-3, lo), hi))
+        sizes = self.batch_sizes()
+        hp.Choice("batch_size", sizes, default=sizes[0])     # used by `fit`
+        lo, hi, default = self.learning_rate_range()
+        lr = hp.Float("learning_rate", lo, hi, sampling="log", default=default)
         loss = {TaskType.BINARY: "binary_crossentropy",
                 TaskType.MULTICLASS: "sparse_categorical_crossentropy",
                 TaskType.REGRESSION: "mean_squared_error"}[self.stats.task]
+        # Several batches per call into TensorFlow: the per-step Python work of Keras would
+        # otherwise dominate an epoch on the CPU. Callbacks still see every epoch.
         model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss,
-                      metrics=compile_metrics(self.stats.task))
+                      metrics=compile_metrics(self.stats.task),
+                      steps_per_execution=STEPS_PER_EXECUTION)
         return model
 
     def _categorical(self, s: FeatureSpec, x):
@@ -267,26 +316,79 @@ class StudioHyperModel(kt.HyperModel):
         weights = counts.sum() / (len(counts) * np.maximum(counts, 1))
         return {i: float(w) for i, w in enumerate(weights)}
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, x, validation_data=None, **kwargs):
-        """`x` and `validation_data` are unbatched tf.data datasets of (inputs, target)."""
-        batch_size = hp.Choice("batch_size", [32, 64, 128, 256], default=32)
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Rows,
+            validation_data: Rows | None = None, **kwargs):
+        """Train `model` on the rows `x` (a `Rows`, see `make_rows`), shuffled every epoch, in
+        batches of the trial's batch size; the search and the refit both come through here."""
+        if not isinstance(x, Rows):
+            raise TypeError("StudioHyperModel.fit takes its rows as a Rows object (make_rows).")
+        sizes = self.batch_sizes()
+        batch_size = hp.Choice("batch_size", sizes, default=sizes[0])
         class_weight = self.class_weight(hp)
-        train = (x.shuffle(min(len(x), 10_000), seed=self.seed, reshuffle_each_iteration=True)
-                 .batch(batch_size).prefetch(tf.data.AUTOTUNE))
-        val = (validation_data.batch(1024).prefetch(tf.data.AUTOTUNE)
+        train = batches(x, batch_size, shuffle_seed=self.seed)
+        val = (batches(validation_data, max(1024, batch_size))
                if validation_data is not None else None)
-        return model.fit(train, validation_data=val, class_weight=class_weight, **kwargs)
+        # shuffle=False: the batches are in a new order every epoch already (see `batches`).
+        return model.fit(train, validation_data=val, class_weight=class_weight, shuffle=False,
+                         **kwargs)
 
 
-def make_dataset(arrays: dict[str, np.ndarray], y: np.ndarray | None = None):
-    """An unbatched tf.data dataset over raw columns (strings as tf.string, not numpy objects)."""
-    features = {k: tf.constant(v) for k, v in arrays.items()}
-    if y is None:
-        return tf.data.Dataset.from_tensor_slices(features)
-    return tf.data.Dataset.from_tensor_slices((features, tf.constant(y)))
+@dataclass
+class Rows:
+    """Model inputs and targets held in memory as tensors (strings as tf.string)."""
+
+    features: dict[str, Any]
+    y: Any = None
+
+    def __len__(self) -> int:
+        return int(next(iter(self.features.values())).shape[0])
+
+
+def make_rows(arrays: dict[str, np.ndarray], y: np.ndarray | None = None) -> Rows:
+    """Rows to train on, from raw column arrays (converted once, not once per epoch)."""
+    return Rows({k: tf.constant(v) for k, v in arrays.items()},
+                None if y is None else tf.constant(y))
+
+
+def batches(rows: Rows, batch_size: int, shuffle_seed: int | None = None):
+    """A tf.data dataset of batches of `rows`, in a new random order every epoch when
+    `shuffle_seed` is given (reproducible from it). Batches are gathered by index from the
+    in-memory tensors, so no per-row work is done: one permutation per epoch, one gather per
+    batch."""
+    n = len(rows)
+    n_batches = -(-n // batch_size)
+    data = rows.features if rows.y is None else (rows.features, rows.y)
+
+    def take(index):
+        return tf.nest.map_structure(lambda t: tf.gather(t, index), data)
+
+    if shuffle_seed is None:
+        index = tf.data.Dataset.range(n_batches).map(
+            lambda b: tf.range(b * batch_size, tf.minimum((b + 1) * batch_size, n)))
+    else:
+        def epoch(seed):
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([seed, tf.constant(0, tf.int64)]))
+            return tf.data.Dataset.range(n_batches).map(
+                lambda b: order[b * batch_size:(b + 1) * batch_size])
+        # One random seed per pass over the data: a fresh order each epoch.
+        index = (tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True)
+                 .take(1).flat_map(epoch)
+                 .apply(tf.data.experimental.assert_cardinality(n_batches)))
+    return index.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def predict(model: keras.Model, arrays: dict[str, np.ndarray],
-            batch_size: int = 1024) -> np.ndarray:
-    """Model outputs for raw column arrays, as a float NumPy array."""
-    return model.predict(make_dataset(arrays).batch(batch_size), verbose=0)
+            batch_size: int = 8192) -> np.ndarray:
+    """Model outputs for raw column arrays, as a float NumPy array.
+
+    Chunks go straight to the compiled predict step: evaluation calls this dozens of times on
+    a few thousand rows (permutation importance), where building a tf.data pipeline per call
+    would cost more than the predictions."""
+    n = len(next(iter(arrays.values())))
+    out = [np.asarray(model.predict_on_batch(
+        {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}))
+        for start in range(0, n, batch_size)]
+    if not out:
+        return np.zeros((0, *model.outputs[0].shape[1:]), dtype=np.float32)
+    return np.concatenate(out)

@@ -73,7 +73,7 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
            export: str | Path | None = None) -> SearchFinished:
     """Search, keep the best model, evaluate it and (if `export` is given) export it."""
     from dlstudio.engine import search as search_mod
-    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_dataset
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
     from dlstudio.engine.tf import keras
 
     project, config, template, task = run.project, run.config, run.template, run.task
@@ -96,8 +96,8 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
         tuner=config.tuner, completed_trials=done))
     project.set_status(Status.SEARCHING)
 
-    result = search_mod.run_search(tuner, make_dataset(arrays["train"], y["train"]),
-                                   make_dataset(arrays["validation"], y["validation"]), template)
+    result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
+                                   make_rows(arrays["validation"], y["validation"]), template)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
@@ -142,14 +142,16 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
     """The best configuration trained again on training + validation rows, for as many epochs
     as it took to reach its best validation score. More rows usually make a better model; the
     test rows stay unseen. Reports each epoch; returns None if Stop was pressed meanwhile."""
-    from dlstudio.engine.hypermodel import make_dataset
+    from dlstudio.engine.hypermodel import make_rows
     from dlstudio.engine.tf import keras
 
     epochs = int(best_trial.best_step) + 1
     rows = len(y["train"]) + len(y["validation"])
+    batch = best_trial.hyperparameters.values.get("batch_size")
+    batches = f", batches of {batch} rows as in the search" if batch else ""
     reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
         f"Training the best network again on all {rows} training and validation rows "
-        f"({epochs} epochs).")))
+        f"({epochs} epochs{batches}).")))
 
     class Progress(keras.callbacks.Callback):
         stopped = False
@@ -166,7 +168,7 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
     hp = best_trial.hyperparameters
     model = hypermodel.build(hp)
     progress = Progress()
-    hypermodel.fit(hp, model, make_dataset(both, np.concatenate([y["train"], y["validation"]])),
+    hypermodel.fit(hp, model, make_rows(both, np.concatenate([y["train"], y["validation"]])),
                    epochs=epochs, verbose=0, callbacks=[progress])
     if progress.stopped:
         reporter.report(Log(level="info", message=(

@@ -44,17 +44,46 @@ class Status(StrEnum):
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see the old file or the new one, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# Columns pyarrow's CSV writer writes so that pandas reads back the same values as from pandas'
+# own writer (numbers, and text whose every value is a string); other kinds (booleans, dates,
+# mixed objects) are written differently (true/True, ...), so a table with any goes to pandas.
+_ARROW_SAFE_KINDS = frozenset({"string", "floating", "integer", "empty"})
+
+
+def table_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """`frame` as CSV bytes (no index). pyarrow's writer where it reads back the same as pandas'
+    (about 8x faster on a large table of numbers), pandas' otherwise."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is not None and all(
+            not pd.api.types.is_bool_dtype(col.dtype)
+            and pd.api.types.infer_dtype(col, skipna=True) in _ARROW_SAFE_KINDS
+            for _, col in frame.items()) and frame.columns.is_unique:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        return sink.getvalue().to_pybytes()
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
@@ -260,7 +289,7 @@ class Project:
     # -- data ---------------------------------------------------------------------------------
     def save_split(self, parts: dict[str, pd.DataFrame]) -> None:
         for name in SPLITS:
-            atomic_write_text(self.data_dir / f"{name}.csv", parts[name].to_csv(index=False))
+            atomic_write_bytes(self.data_dir / f"{name}.csv", table_csv_bytes(parts[name]))
         self.meta["split"] = {
             "seed": self.config.seed,
             **{name: len(parts[name]) for name in SPLITS},

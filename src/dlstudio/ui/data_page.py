@@ -42,8 +42,9 @@ ROLE_LABELS = {
     Role.IGNORE: "ignore",
 }
 
-FILE_FILTER = ("Data files (*.csv *.tsv *.txt *.xlsx *.xls *.xlsm);;"
-               "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx *.xls *.xlsm);;All files (*)")
+FILE_FILTER = ("Data files (*.csv *.tsv *.txt *.xlsx *.xls *.xlsm *.parquet *.pq *.feather *.ftr);;"
+               "CSV / TSV (*.csv *.tsv *.txt);;Excel (*.xlsx *.xls *.xlsm);;"
+               "Parquet / Feather (*.parquet *.pq *.feather *.ftr);;All files (*)")
 
 
 def read_table(path: str) -> tuple[pd.DataFrame, Schema]:

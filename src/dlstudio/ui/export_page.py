@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
 from dlstudio.ui import dialogs
+from dlstudio.ui.data_page import FILE_FILTER
 from dlstudio.ui.page import CopyableText, Page, heading, hint
 from dlstudio.workers.bridge import WorkerBridge
 from dlstudio.workers.process import WorkerTask
@@ -171,8 +172,7 @@ class ExportPage(Page):
             self.folder.setText(path)
 
     def choose_input(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Rows to score", "",
-                                              "CSV / TSV (*.csv *.tsv *.txt);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Rows to score", "", FILE_FILTER)
         if path:
             self.input_file.setText(path)
             if not self.output_file.text().strip():

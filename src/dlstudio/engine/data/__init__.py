@@ -1,13 +1,14 @@
 """Reading the user's data and deciding what each column is for.
 
-`load_data` turns a CSV/TSV/Excel file or a folder of texts (one sub-folder per class) into a
-DataFrame; `infer_schema` gives every column a role and a plain reason; `check_target` refuses a
-target a model cannot learn from; `profile_column` feeds the GUI's column panel.
+`load_data` turns a CSV/TSV/Excel/Parquet/Feather file or a folder of texts (one sub-folder per
+class) into a DataFrame; `infer_schema` gives every column a role and a plain reason;
+`check_target` refuses a target a model cannot learn from; `profile_column` feeds the GUI's column
+panel.
 
 One concern per module:
 
 * `reading`: `load_data` and the file-format detection (encoding, delimiter, decimal comma,
-  Excel, folders of texts).
+  Excel, Parquet and Feather, folders of texts).
 * `inference`: `infer_schema` and its role rules, with the infinite-value warnings.
 * `leakage`: warnings for features that predict the target perfectly (used by `infer_schema`).
 * `target`: `check_target`, `guess_target`, `guess_positive_class`, `GENERIC_TARGET_HINTS`.

@@ -1,4 +1,5 @@
-"""Reading the user's data: a CSV/TSV/Excel file or a folder of texts into a DataFrame.
+"""Reading the user's data: a CSV/TSV/Excel/Parquet/Feather file or a folder of texts into a
+DataFrame.
 
 `load_data` detects the encoding and the delimiter of a delimited file, converts decimal-comma
 numbers, cleans header names, reads the first sheet of an Excel workbook, and turns a folder with
@@ -24,6 +25,8 @@ from dlstudio.engine.errors import DataError
 _DELIMITERS = ",;\t|"
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _EXCEL_ENGINES = {".xlsx": "openpyxl", ".xlsm": "openpyxl", ".xls": "xlrd"}
+_ARROW_FORMATS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather",
+                  ".ftr": "Feather"}
 _SNIFF_BYTES = 64 * 1024
 _CHUNK_BYTES = 1 << 20
 
@@ -37,6 +40,8 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
       file not separated by commas, text columns written with a decimal comma ("1,5", "1.234,5")
       become floats. Header names are stripped of surrounding whitespace (and made unique).
     * A `.xlsx`/`.xlsm`/`.xls` file is read (first sheet) if pandas' Excel engine is installed.
+    * A `.parquet`/`.pq` (Parquet) or `.feather`/`.ftr` (Feather) file is read with pyarrow:
+      column types come from the file, nothing is guessed.
     * A folder holding one sub-folder per class, each with `.txt` files, becomes a frame with the
       columns `text` (file contents, stripped) and `label` (the sub-folder name), sorted by label
       then file name. Hidden sub-folders and sub-folders without `.txt` files are not classes.
@@ -57,7 +62,26 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
     suffix = p.suffix.lower()
     if suffix in _EXCEL_ENGINES:
         return _load_excel(p, suffix)
+    if suffix in _ARROW_FORMATS:
+        return _load_arrow(p, _ARROW_FORMATS[suffix])
     return _load_delimited(p)
+
+
+def _load_arrow(p: Path, kind: str) -> pd.DataFrame:
+    if importlib.util.find_spec("pyarrow") is None:
+        raise DataError(f"Reading {kind} files ('{p.name}') needs the 'pyarrow' package, which is "
+                        f"not installed. Install it (pip install pyarrow) or save the table as "
+                        f"CSV and import that instead.")
+    try:
+        df = pd.read_parquet(p) if kind == "Parquet" else pd.read_feather(p)
+    except Exception as e:  # any failure of the reader means "not a usable file of that kind"
+        raise DataError(f"The file '{p}' could not be read as a {kind} file "
+                        f"({_first_line(str(e))}). Expected a {kind} table, as written by "
+                        f"pandas' to_{kind.lower()}.") from e
+    # Category columns (dictionary-encoded in the file) become plain values, as from a CSV.
+    for name in df.columns[[isinstance(t, pd.CategoricalDtype) for t in df.dtypes]]:
+        df[name] = df[name].astype(df[name].cat.categories.dtype)
+    return _finish_table(df, p)
 
 
 def _load_excel(p: Path, suffix: str) -> pd.DataFrame:
