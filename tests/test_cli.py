@@ -14,6 +14,7 @@ import pytest
 from studio_data import CliResult, credit_frame, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
+TF_MARKS = ("absl", "oneDNN", "tensorflow/", "cuda", "cpu_feature_guard")   # TF's own chatter
 
 
 def test_templates_json_lists_every_template(cli):
@@ -112,6 +113,17 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
                                expected, atol=1e-5)
     labels = np.where(expected[:, 1] >= card["threshold"], "bad", "good")
     assert (scored["predicted_label"].to_numpy() == labels).all()
+
+    # TensorFlow's own output goes to worker logs, never to the terminal, and dlstudio.log
+    # (DL Studio's tracebacks only) is not even made: the search's to the project's worker.log,
+    # predict's (no project) to the user's.
+    for result in (credit_run[1], r):
+        assert not any(mark in result.stderr for mark in TF_MARKS), result.stderr
+    home = root / ".dlstudio-home"        # run_cli's DLSTUDIO_HOME
+    assert not (home / "logs" / "dlstudio.log").exists()
+    assert not (project / "logs" / "dlstudio.log").exists()
+    for log in (project / "logs" / "worker.log", home / "logs" / "worker.log"):
+        assert log.is_file() and log.stat().st_size > 0, log
 
 
 def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
@@ -262,8 +274,14 @@ def test_export_uses_the_threshold_the_user_chose(credit_run):
     meta = json.loads((project / "project.json").read_text())
     meta["decision"] = {"threshold": 0.97, "chosen_by": "user"}
     (project / "project.json").write_text(json.dumps(meta))
+    worker_log = project / "logs" / "worker.log"
+    before = worker_log.stat().st_size
     r = run_cli("export", project.name, "out2", cwd=root)
     assert r.code == 0, r.stderr
+    # TensorFlow's output from `export` goes to the project's worker log, not the terminal.
+    assert not any(mark in r.stderr for mark in TF_MARKS), r.stderr
+    assert worker_log.stat().st_size > before
+    assert not (project / "logs" / "dlstudio.log").exists()
     card = json.loads((root / "out2" / "model_card.json").read_text())
     assert card["threshold"] == pytest.approx(0.97) and "user" in card["threshold_rule"]
     test_rows = pd.read_csv(project / "data" / "test.csv")

@@ -64,21 +64,3 @@ def test_a_search_whose_reader_goes_away_stops_quietly(tmp_path, credit_csv, jso
     proc.stdout.close()
     _assert_quiet_end(proc, tmp_path, timeout=300)
     assert (tmp_path / "p" / "project.json").is_file()      # the project is kept
-
-
-def test_tensorflow_output_goes_to_worker_logs_and_dlstudio_log_stays_empty(cli, tmp_path,
-                                                                           credit_csv):
-    home = tmp_path / ".dlstudio-home"       # the `cli` fixture's DLSTUDIO_HOME
-    runs = [cli("run", credit_csv, "--template", "credit-scoring", *TINY, "--project", "p"),
-            cli("export", "p", "out"),
-            cli("predict", "out", credit_csv, "--output", "scored.csv")]
-    for r in runs:
-        assert r.code == 0, r.stderr
-        assert not any(mark in r.stderr for mark in TF_MARKS), r.stderr
-    assert runs[2].stdout.startswith("Wrote 300 rows")
-    assert not (home / "logs" / "dlstudio.log").exists()
-    assert not (tmp_path / "p" / "logs" / "dlstudio.log").exists()
-    # The search and `export` write TensorFlow's chatter to the project's worker log,
-    # `predict` (no project) to the user's.
-    for log in (tmp_path / "p" / "logs" / "worker.log", home / "logs" / "worker.log"):
-        assert log.is_file() and log.stat().st_size > 0, log
