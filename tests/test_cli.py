@@ -180,25 +180,6 @@ def test_tabular_classification_three_classes(cli, tmp_path):
     assert evaluation["feature_importance"][-1]["column"] == "colour"   # pure noise
 
 
-def test_tabular_regression_reports_rmse_mae_r2_and_predicts_numbers(cli, tmp_path):
-    rng = np.random.default_rng(5)
-    size = rng.uniform(30, 200, 300)
-    rooms = rng.integers(1, 6, 300)
-    price = 2000 * size + 10000 * rooms + rng.normal(0, 5000, 300)
-    pd.DataFrame({"size": size, "rooms": rooms, "price": price}).to_csv(tmp_path / "h.csv",
-                                                                        index=False)
-    r = cli("run", "h.csv", "--template", "tabular-regression", "--target", "price", *TINY,
-            "--project", "p", "--export", "out", "--json")
-    assert r.code == 0, r.stderr
-    metrics = r.json_lines()[-1]["metrics"]
-    assert set(metrics) == {"rmse", "mae", "r2"}
-    pd.DataFrame({"size": [50.0, 150.0], "rooms": [1, 4]}).to_csv(tmp_path / "n.csv", index=False)
-    r = cli("predict", "out", "n.csv", "--output", "pred.csv")
-    assert r.code == 0, r.stderr
-    pred = pd.read_csv(tmp_path / "pred.csv")
-    assert "prediction" in pred and pred["prediction"].iloc[1] > pred["prediction"].iloc[0]
-
-
 # -- a user's mistakes: exit code 2, one plain line on stderr, no traceback ------------------
 
 def _assert_user_error(r, *words: str) -> None:

@@ -195,6 +195,9 @@ def test_a_regression_on_prices_in_millions_exports_a_verified_model(prices, sco
     root, df = prices
     card = json.loads((root / "out" / "model_card.json").read_text())
     assert card["task"] == "regression"
+    assert set(card["metrics"]) == {"rmse", "mae", "r2"}
+    evaluation = json.loads((root / "p" / "models" / "evaluation.json").read_text())
+    assert evaluation["metrics"] == card["metrics"] and evaluation["roc"] is None
     assert card["data"]["rows"] == len(df) - 1             # the row with an infinite price
     assert card["verified"]["max_relative_difference"] <= 1e-5
     predicted = scored["new"]["prediction"]
