@@ -17,10 +17,11 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(VENV)/bin/dlstudio --sample credit
 
+# Tests run on two workers, each file's tests together (a module's shared run is made once).
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -n 2 --dist loadfile
 
 demo: $(VENV)/.installed
 	rm -rf build/demo
