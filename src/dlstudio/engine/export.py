@@ -22,7 +22,7 @@ import numpy as np
 from dlstudio import __version__
 from dlstudio.engine.errors import ConfigError
 from dlstudio.engine.features import FeatureSpec
-from dlstudio.engine.project import atomic_write_json, atomic_write_text
+from dlstudio.engine.project import atomic_write_json, atomic_write_text, export_folder_problem
 from dlstudio.engine.records import ModelCard
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.tf import keras, tf
@@ -164,13 +164,9 @@ def versions() -> dict[str, str]:
 
 
 def _prepare_target(export_dir: Path) -> None:
-    if export_dir.exists():
-        if not export_dir.is_dir():
-            raise ConfigError(f"'{export_dir}' is a file; choose a folder to export to.")
-        if any(export_dir.iterdir()) and not (export_dir / "model_card.json").is_file():
-            raise ConfigError(
-                f"The folder '{export_dir}' is not empty and holds no earlier export. Choose an "
-                "empty or new folder so that nothing in it is overwritten.")
+    problem = export_folder_problem(export_dir)
+    if problem:
+        raise ConfigError(problem)
 
 
 def compare_outputs(got: dict[str, Any], expected: dict[str, np.ndarray]) -> dict[str, float]:

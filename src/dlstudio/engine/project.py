@@ -90,6 +90,20 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
+def export_folder_problem(export_dir: str | os.PathLike) -> str | None:
+    """Why a model cannot be exported to `export_dir`, in words for the user; None if it can (a
+    new or empty folder, or an earlier export, which is replaced)."""
+    export_dir = Path(export_dir)
+    if not export_dir.exists():
+        return None
+    if not export_dir.is_dir():
+        return f"'{export_dir}' is a file; choose a folder to export to."
+    if any(export_dir.iterdir()) and not (export_dir / "model_card.json").is_file():
+        return (f"The folder '{export_dir}' is not empty and holds no earlier export. Choose an "
+                "empty or new folder so that nothing in it is overwritten.")
+    return None
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -140,21 +154,27 @@ class Project:
 
     # -- life cycle ---------------------------------------------------------------------------
     @staticmethod
-    def check_free(root: str | os.PathLike) -> None:
-        """Raise ConfigError unless `root` is a new or empty folder a project may be made in."""
+    def folder_problem(root: str | os.PathLike) -> str | None:
+        """Why a project cannot be made in `root`, in words for the user; None if it can (a
+        new or empty folder). The CLI and the Settings page both ask this."""
         root = Path(root)
         if (root / "project.json").exists():
-            raise ConfigError(
-                f"The folder '{root}' already holds a DL Studio project. Continue it with "
-                f"'dlstudio resume {root}', or choose another folder."
-            )
+            return (f"The folder '{root}' already holds a DL Studio project. Continue it "
+                    f"('dlstudio resume {root}', or File ▸ Open project in the app), or choose "
+                    "another folder.")
         if root.exists() and not root.is_dir():
-            raise ConfigError(f"'{root}' is a file, not a folder. Choose a folder for the project.")
+            return f"'{root}' is a file, not a folder. Choose a folder for the project."
         if root.exists() and any(root.iterdir()):
-            raise ConfigError(
-                f"The folder '{root}' is not empty. Choose an empty or new folder for the project, "
-                "so that nothing in it is overwritten."
-            )
+            return (f"The folder '{root}' is not empty. Choose an empty or new folder for the "
+                    "project, so that nothing in it is overwritten.")
+        return None
+
+    @staticmethod
+    def check_free(root: str | os.PathLike) -> None:
+        """Raise ConfigError unless `root` is a new or empty folder a project may be made in."""
+        problem = Project.folder_problem(root)
+        if problem:
+            raise ConfigError(problem)
 
     @classmethod
     def create(cls, root: str | os.PathLike, config: RunConfig) -> Project:

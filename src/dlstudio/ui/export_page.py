@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
+from dlstudio.engine.project import export_folder_problem
 from dlstudio.ui import dialogs
 from dlstudio.ui.data_page import FILE_FILTER
 from dlstudio.ui.page import CopyableText, Page, heading, hint
@@ -203,9 +204,9 @@ class ExportPage(Page):
             return
         folder = self.folder.text().strip() or str(p.default_export_dir)
         target = Path(folder).expanduser()
-        if target.exists() and any(target.iterdir()) and not (target / "saved_model.pb").exists():
-            dialogs.warn(self, f"The folder '{target}' is not empty. Choose an empty or new "
-                               "folder for the exported model.")
+        problem = export_folder_problem(target)
+        if problem:
+            dialogs.warn(self, problem)
             return
         try:
             self.state.save_decision()     # the threshold chosen on the Results page

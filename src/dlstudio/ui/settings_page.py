@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from dlstudio.engine.events import Event, Failed, TaskFinished
+from dlstudio.engine.project import Project
 from dlstudio.ui.page import (
     CollapsibleSection,
     Page,
@@ -304,14 +305,7 @@ class SettingsPage(Page):
         opened = self.state.project
         if opened is not None and p.resolve() == opened.root:
             return ""
-        if p.exists() and not p.is_dir():
-            return f"'{p}' is a file. Choose a folder for the project."
-        if (p / "project.json").exists():
-            return (f"'{p}' already holds a DL Studio project. Open it with File ▸ Open "
-                    "project, or choose another folder.")
-        if p.is_dir() and any(p.iterdir()):
-            return f"The folder '{p}' is not empty. Choose an empty or new folder."
-        return ""
+        return Project.folder_problem(p) or ""
 
     def choose_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose an empty folder for the project")
