@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio_data import CliResult, credit_frame, run_cli
+from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.templates import TaskType
+from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 TF_MARKS = ("absl", "oneDNN", "tensorflow/", "cuda", "cpu_feature_guard")   # TF's own chatter
@@ -136,6 +138,17 @@ def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
                                "role": "text"}]
     assert set(card["metrics"]) >= {"accuracy", "f1_macro"}
     assert card["metrics"]["accuracy"] > 0.7      # the words decide the label: easy to learn
+    # Which words matter (issue 14): the top words each way are the ones that decide the label.
+    report = EvaluationReport.from_dict(
+        json.loads((tmp_path / "p" / "models" / "evaluation.json").read_text()))
+    words = report.word_importance["review"]
+    for cls, deciding in (("positive", POSITIVE), ("negative", NEGATIVE)):
+        top = [w["ngram"] for w in words[cls] if w["effect"] > 0][:3]
+        assert len(top) == 3 and set(top) <= set(deciding), (cls, words[cls])
+    assert "Finding the words that move the predictions" in r.stdout
+    # A two-class text task (MULTICLASS with two labels) has a ROC curve too.
+    assert report.task is TaskType.MULTICLASS and report.classes == ["negative", "positive"]
+    assert report.roc is not None and len(report.roc["fpr"]) == len(report.roc["tpr"]) > 2
     pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
         .to_csv(tmp_path / "new.csv", index=False)
     r = cli("predict", "out", "new.csv", "--output", "pred.csv")

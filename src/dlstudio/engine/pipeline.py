@@ -124,7 +124,7 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
 
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message="Measuring the best network on the test rows."))
-    evaluation = evaluate_model(run, model, val_out)
+    evaluation = evaluate_model(run, model, val_out, reporter)
     project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                         evaluation.metrics)
     export_dir = None
@@ -192,9 +192,12 @@ def model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> 
     return out
 
 
-def evaluate_model(run: PreparedRun, model, val_out: np.ndarray) -> EvaluationReport:
+def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
+                   reporter: Reporter | None = None) -> EvaluationReport:
     """Test metrics of `model`, written to models/evaluation.json; the decision threshold comes
-    from `val_out`, the searched model's outputs on the validation rows."""
+    from `val_out`, the searched model's outputs on the validation rows. Text columns also get
+    the words that move the predictions most (`explain.word_importance`, on validation rows),
+    announced to `reporter` as the explain phase."""
     from dlstudio.engine import evaluate as ev
 
     config, task, y = run.config, run.task, run.y
@@ -213,15 +216,43 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray) -> EvaluationRe
 
     test = run.parts["test"]
     columns = [s.column for s in run.specs]
-    if not task.text_columns:
-        def predict_frame(frame: pd.DataFrame) -> np.ndarray:
-            return model_outputs(model, to_arrays(frame, run.specs), task.type)
+
+    def predict_frame(frame: pd.DataFrame) -> np.ndarray:
+        return model_outputs(model, to_arrays(frame, run.specs), task.type)
+
+    # A lone text column needs no ranking of columns; a table with text columns does.
+    if not task.text_columns or len(columns) > 1:
         report.feature_importance = ev.feature_importance(
             predict_frame, test[columns].reset_index(drop=True), y["test"], task.type,
             seed=config.seed)
     report.examples = _examples(test[columns], task, y["test"], test_out, threshold)
+    if task.text_columns:
+        report.word_importance = explain_words(run, predict_frame, reporter)
     run.project.write_evaluation(report)
     return report
+
+
+def explain_words(run: PreparedRun, predict_frame: Callable[[pd.DataFrame], np.ndarray],
+                  reporter: Reporter | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Which words of each text column move the predictions, by occlusion on validation rows."""
+    from dlstudio.engine import explain
+
+    task = run.task
+    frame = run.parts["validation"][[s.column for s in run.specs]]
+    rows = min(len(frame), explain.MAX_ROWS)
+    if reporter is not None:
+        reporter.report(PhaseStarted(phase=Phase.EXPLAIN, message=(
+            f"Finding the words that move the predictions: each of the {explain.TOP_WORDS} "
+            f"most frequent words taken out of {rows} validation texts.")))
+    started = time.monotonic()
+    outputs = [task.target] if task.is_regression else list(task.classes)
+    words, altered = explain.word_importance(predict_frame, frame, list(task.text_columns),
+                                             outputs, seed=run.config.seed)
+    if reporter is not None:
+        reporter.report(Log(level="info", message=(
+            f"Word importance: {altered} altered texts predicted in "
+            f"{time.monotonic() - started:.1f} s.")))
+    return words
 
 
 def _examples(test: pd.DataFrame, task, y_test: np.ndarray, test_out: np.ndarray,

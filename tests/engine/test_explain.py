@@ -1,0 +1,36 @@
+"""Word importance by occlusion (`engine/explain.py`) on a scorer whose words are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dlstudio.engine.explain import tokens, word_importance
+
+
+def test_occlusion_ranks_the_words_that_move_a_known_scorer():
+    good, bad = {"great": 0.3, "fresh": 0.1}, {"awful": 0.35}
+
+    def predict(frame: pd.DataFrame) -> np.ndarray:
+        p = np.array([0.5 + sum(good.get(w, 0) - bad.get(w, 0) for w in set(tokens(t)))
+                      for t in frame["review"]])
+        p = np.clip(p, 0, 1)
+        return np.column_stack([1 - p, p])
+
+    texts = ["Great tea!", "the tea was awful.", "Fresh, great coffee", "awful coffee",
+             "the coffee", "fresh tea, the best", "AWFUL, awful box"] * 3
+    frame = pd.DataFrame({"review": texts, "n": range(len(texts))})
+    calls = []
+    words, altered = word_importance(lambda f: calls.append(len(f)) or predict(f), frame,
+                                     ["review"], ["negative", "positive"])
+    assert len(calls) == 2                         # the originals, then all altered texts at once
+    assert altered == calls[1] == sum(len(set(tokens(t))) for t in texts)
+    pos = words["review"]["positive"]
+    towards = [r["ngram"] for r in pos if r["effect"] > 0]
+    away = [r["ngram"] for r in pos if r["effect"] < 0]
+    assert towards == ["great", "fresh"] and away == ["awful"]
+    assert pos[0] == {"ngram": "great", "effect": 0.3, "texts": 6}
+    assert [r["ngram"] for r in words["review"]["negative"] if r["effect"] > 0] == ["awful"]
+    # Words in fewer than min_texts texts ("best" is in 3) are left out.
+    words, _ = word_importance(predict, frame, ["review"], ["negative", "positive"], min_texts=4)
+    assert "best" not in {r["ngram"] for rows in words["review"].values() for r in rows}
