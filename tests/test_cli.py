@@ -151,12 +151,17 @@ def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
     assert report.roc is not None and len(report.roc["fpr"]) == len(report.roc["tpr"]) > 2
     pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
         .to_csv(tmp_path / "new.csv", index=False)
-    r = cli("predict", "out", "new.csv", "--output", "pred.csv")
+    r = cli("predict", "out", "new.csv", "--output", "pred.csv", "--explain")
     assert r.code == 0, r.stderr
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert {"predicted_label", "probability_negative", "probability_positive"} <= set(pred)
     np.testing.assert_allclose(pred[["probability_negative", "probability_positive"]].sum(1), 1,
                                atol=1e-5)
+    # --explain: each row's own words that raise its predicted class most, e.g. "fresh (+0.2)".
+    assert list(pred["predicted_label"]) == ["positive", "negative"]
+    for row, deciding in ((0, POSITIVE), (1, NEGATIVE)):
+        top = pred["words_review"][row].split("; ")[0].split(" (+")[0]
+        assert top in deciding, pred["words_review"][row]
 
 
 def test_text_classification_from_a_folder_of_texts(cli, tmp_path):

@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dlstudio.engine.explain import tokens, word_importance
+from dlstudio.engine.explain import row_words, tokens, word_importance
+
+GOOD, BAD = {"great": 0.3, "fresh": 0.1}, {"awful": 0.35}
+
+
+def predict(frame: pd.DataFrame) -> np.ndarray:
+    """A known scorer: P(positive) = 0.5 + the weights of the words present."""
+    p = np.array([0.5 + sum(GOOD.get(w, 0) - BAD.get(w, 0) for w in set(tokens(t)))
+                  for t in frame["review"]])
+    p = np.clip(p, 0, 1)
+    return np.column_stack([1 - p, p])
 
 
 def test_occlusion_ranks_the_words_that_move_a_known_scorer():
-    good, bad = {"great": 0.3, "fresh": 0.1}, {"awful": 0.35}
-
-    def predict(frame: pd.DataFrame) -> np.ndarray:
-        p = np.array([0.5 + sum(good.get(w, 0) - bad.get(w, 0) for w in set(tokens(t)))
-                      for t in frame["review"]])
-        p = np.clip(p, 0, 1)
-        return np.column_stack([1 - p, p])
-
     texts = ["Great tea!", "the tea was awful.", "Fresh, great coffee", "awful coffee",
              "the coffee", "fresh tea, the best", "AWFUL, awful box"] * 3
     frame = pd.DataFrame({"review": texts, "n": range(len(texts))})
@@ -34,3 +36,10 @@ def test_occlusion_ranks_the_words_that_move_a_known_scorer():
     # Words in fewer than min_texts texts ("best" is in 3) are left out.
     words, _ = word_importance(predict, frame, ["review"], ["negative", "positive"], min_texts=4)
     assert "best" not in {r["ngram"] for rows in words["review"].values() for r in rows}
+
+
+def test_each_row_lists_its_own_words_that_raise_its_predicted_class():
+    frame = pd.DataFrame({"review": ["Fresh and great!", "awful tea", "the tea", None]})
+    chosen = np.argmax(predict(frame), axis=1)          # positive, negative, (tie), (tie)
+    words = row_words(predict, frame, ["review"], chosen)["review"]
+    assert words == ["great (+0.300); fresh (+0.100)", "awful (+0.350)", "", ""]

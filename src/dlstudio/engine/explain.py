@@ -95,3 +95,42 @@ def word_importance(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.Dat
                                  "texts": int(df[candidates[j]])} for j in [*up, *down]]
         result[column] = per_output
     return result, altered_total
+
+
+def row_words(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame,
+              text_columns: list[str], chosen: np.ndarray, *, top: int = 3,
+              max_words: int = 60) -> dict[str, list[str]]:
+    """{text column: one string per row}: the row's own words whose removal lowers the output
+    `chosen[row]` (the predicted class's probability, or the prediction) most, strongest first,
+    as "word (+0.123); ...". Each distinct word of a row (at most `max_words`) is taken out in
+    turn; all the altered rows are predicted in one call."""
+    frame = frame.reset_index(drop=True)
+    chosen = np.asarray(chosen, dtype=int)
+    base = np.asarray(predict(frame), dtype=float).reshape(len(frame), -1)
+    result: dict[str, list[str]] = {}
+    for column in text_columns:
+        rows: list[int] = []
+        texts: list[str] = []
+        removed: list[str] = []
+        for i, text in enumerate(frame[column]):
+            words = tokens(text)
+            for word in list(dict.fromkeys(words))[:max_words]:
+                rows.append(i)
+                texts.append(" ".join(w for w in words if w != word))
+                removed.append(word)
+        explained = [""] * len(frame)
+        if rows:
+            altered = frame.iloc[rows].reset_index(drop=True)
+            altered[column] = texts
+            out = np.asarray(predict(altered), dtype=float).reshape(len(altered), -1)
+            idx = np.asarray(rows)
+            effect = base[idx, chosen[idx]] - out[np.arange(len(idx)), chosen[idx]]
+            per_row: dict[int, list[tuple[float, str]]] = {}
+            for i, e, w in zip(rows, effect, removed, strict=True):
+                if e > 0:
+                    per_row.setdefault(i, []).append((float(e), w))
+            for i, pairs in per_row.items():
+                pairs.sort(key=lambda p: -p[0])
+                explained[i] = "; ".join(f"{w} (+{e:.3f})" for e, w in pairs[:top])
+        result[column] = explained
+    return result

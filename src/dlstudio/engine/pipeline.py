@@ -340,8 +340,12 @@ def export_project(project: Project, export_dir: str | Path, model=None,
 # -- prediction -----------------------------------------------------------------------------------
 
 def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
-                 batch_size: int = 2048) -> dict[str, Any]:
-    """Score a table with an exported model; writes the rows plus the predictions."""
+                 batch_size: int = 2048, explain: bool = False) -> dict[str, Any]:
+    """Score a table with an exported model; writes the rows plus the predictions.
+
+    `explain`: for each text column, a column `words_<column>` lists the row's own words that
+    raise the predicted class's probability (or the prediction) most, by occlusion through the
+    exported model (`explain.row_words`)."""
     import json
 
     from dlstudio.engine.project import atomic_write_text
@@ -358,19 +362,39 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     # (not an export, a missing column) is reported without the seconds its import takes.
     from dlstudio.engine.tf import tf
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    chunks: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(df), batch_size):
-        batch = {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}
-        for key, value in serve(**batch).items():
-            chunks.setdefault(key, []).append(value.numpy())
+
+    def run_all(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        chunks: dict[str, list[np.ndarray]] = {}
+        n = len(next(iter(arrays.values())))
+        for start in range(0, n, batch_size):
+            batch = {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}
+            for key, value in serve(**batch).items():
+                chunks.setdefault(key, []).append(value.numpy())
+        return {k: np.concatenate(v) for k, v in chunks.items()}
+
+    def scores(frame: pd.DataFrame) -> np.ndarray:
+        got = run_all(to_arrays(frame, specs))
+        if card.task is TaskType.REGRESSION:
+            return got["prediction"].reshape(-1, 1)
+        return got["probabilities"]
+
+    outputs = run_all(arrays)
     out = df.copy()
     if card.task is TaskType.REGRESSION:
-        out["prediction"] = np.concatenate(chunks["prediction"]).reshape(-1)
+        out["prediction"] = outputs["prediction"].reshape(-1)
+        chosen = np.zeros(len(df), dtype=int)
     else:
-        out["predicted_label"] = [x.decode() for x in np.concatenate(chunks["label"])]
-        probs = np.concatenate(chunks["probabilities"])
+        out["predicted_label"] = [x.decode() for x in outputs["label"]]
+        probs = outputs["probabilities"]
         for i, c in enumerate(card.classes):
             out[f"probability_{c}"] = probs[:, i]
+        chosen = np.array([card.classes.index(x) for x in out["predicted_label"]], dtype=int)
+    if explain:
+        from dlstudio.engine.explain import row_words
+        texts = [s.column for s in card.inputs if s.role == Role.TEXT]
+        frame = df[[s.column for s in card.inputs]].reset_index(drop=True)
+        for column, words in row_words(scores, frame, texts, chosen).items():
+            out[f"words_{column}"] = words
     atomic_write_text(Path(output), out.to_csv(index=False))
     return {"output": str(output), "rows": len(out)}
 
