@@ -13,7 +13,7 @@ import pytest
 
 from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType
-from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, run_cli
+from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, review_texts, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 TF_MARKS = ("absl", "oneDNN", "tensorflow/", "cuda", "cpu_feature_guard")   # TF's own chatter
@@ -162,6 +162,22 @@ def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
     for row, deciding in ((0, POSITIVE), (1, NEGATIVE)):
         top = pred["words_review"][row].split("; ")[0].split(" (+")[0]
         assert top in deciding, pred["words_review"][row]
+
+
+def test_a_table_with_a_text_column_ranks_its_columns_and_its_words(cli, tmp_path):
+    texts, labels = review_texts(200, seed=2)
+    noise = np.random.default_rng(2).normal(size=len(texts)).round(3)
+    pd.DataFrame({"review": texts, "noise": noise, "sentiment": labels}).to_csv(
+        tmp_path / "table.csv", index=False)
+    r = cli("run", "table.csv", "--template", "tabular-classification", "--target", "sentiment",
+            "--text-column", "review", "--max-trials", "1", "--max-epochs", "8", "--seed", "1",
+            "--project", "p")
+    assert r.code == 0, r.stderr
+    report = EvaluationReport.from_dict(
+        json.loads((tmp_path / "p" / "models" / "evaluation.json").read_text()))
+    assert [f["column"] for f in report.feature_importance] == ["review", "noise"]
+    top = [w["ngram"] for w in report.word_importance["review"]["positive"] if w["effect"] > 0]
+    assert top and top[0] in POSITIVE, report.word_importance
 
 
 def test_text_classification_from_a_folder_of_texts(cli, tmp_path):
