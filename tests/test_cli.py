@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from studio_data import CliResult, credit_frame, run_cli
+from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.templates import TaskType
+from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, review_texts, run_cli
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 TF_MARKS = ("absl", "oneDNN", "tensorflow/", "cuda", "cpu_feature_guard")   # TF's own chatter
@@ -136,14 +138,46 @@ def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
                                "role": "text"}]
     assert set(card["metrics"]) >= {"accuracy", "f1_macro"}
     assert card["metrics"]["accuracy"] > 0.7      # the words decide the label: easy to learn
+    # Which words matter (issue 14): the top words each way are the ones that decide the label.
+    report = EvaluationReport.from_dict(
+        json.loads((tmp_path / "p" / "models" / "evaluation.json").read_text()))
+    words = report.word_importance["review"]
+    for cls, deciding in (("positive", POSITIVE), ("negative", NEGATIVE)):
+        top = [w["ngram"] for w in words[cls] if w["effect"] > 0][:3]
+        assert len(top) == 3 and set(top) <= set(deciding), (cls, words[cls])
+    assert "Finding the words that move the predictions" in r.stdout
+    # A two-class text task (MULTICLASS with two labels) has a ROC curve too.
+    assert report.task is TaskType.MULTICLASS and report.classes == ["negative", "positive"]
+    assert report.roc is not None and len(report.roc["fpr"]) == len(report.roc["tpr"]) > 2
     pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
         .to_csv(tmp_path / "new.csv", index=False)
-    r = cli("predict", "out", "new.csv", "--output", "pred.csv")
+    r = cli("predict", "out", "new.csv", "--output", "pred.csv", "--explain")
     assert r.code == 0, r.stderr
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert {"predicted_label", "probability_negative", "probability_positive"} <= set(pred)
     np.testing.assert_allclose(pred[["probability_negative", "probability_positive"]].sum(1), 1,
                                atol=1e-5)
+    # --explain: each row's own words that raise its predicted class most, e.g. "fresh (+0.2)".
+    assert list(pred["predicted_label"]) == ["positive", "negative"]
+    for row, deciding in ((0, POSITIVE), (1, NEGATIVE)):
+        top = pred["words_review"][row].split("; ")[0].split(" (+")[0]
+        assert top in deciding, pred["words_review"][row]
+
+
+def test_a_table_with_a_text_column_ranks_its_columns_and_its_words(cli, tmp_path):
+    texts, labels = review_texts(200, seed=2)
+    noise = np.random.default_rng(2).normal(size=len(texts)).round(3)
+    pd.DataFrame({"review": texts, "noise": noise, "sentiment": labels}).to_csv(
+        tmp_path / "table.csv", index=False)
+    r = cli("run", "table.csv", "--template", "tabular-classification", "--target", "sentiment",
+            "--text-column", "review", "--max-trials", "1", "--max-epochs", "8", "--seed", "1",
+            "--project", "p")
+    assert r.code == 0, r.stderr
+    report = EvaluationReport.from_dict(
+        json.loads((tmp_path / "p" / "models" / "evaluation.json").read_text()))
+    assert [f["column"] for f in report.feature_importance] == ["review", "noise"]
+    top = [w["ngram"] for w in report.word_importance["review"]["positive"] if w["effect"] > 0]
+    assert top and top[0] in POSITIVE, report.word_importance
 
 
 def test_text_classification_from_a_folder_of_texts(cli, tmp_path):

@@ -287,7 +287,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from dlstudio.engine import pipeline
     with _quiet_stderr(worker_log_path()):
-        result = pipeline.predict_file(args.export_dir, args.data, args.output)
+        result = pipeline.predict_file(args.export_dir, args.data, args.output,
+                                       explain=args.explain)
     print(f"Wrote {result['rows']} rows with predictions to {result['output']}")
     return EXIT_OK
 
@@ -358,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("export_dir")
     s.add_argument("data")
     s.add_argument("--output", required=True, metavar="FILE.csv")
+    s.add_argument("--explain", action="store_true",
+                   help="for each text column, add a column words_<column> with the row's "
+                        "words that raise the predicted class's probability most")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("demo", help="drive the app through the credit sample, with screenshots")

@@ -117,6 +117,16 @@ def evaluation_reports(seed: int = 0) -> list[dict]:
             {"column": c, "importance": float(v)}
             for c, v in sorted(zip(columns, rng.exponential(0.05, len(columns)), strict=True),
                                key=lambda cv: -cv[1])]
+        if i in (2, 3):          # text tasks: words each way, per class
+            vocab = [f"word{j}" + "_long" * (j % 4) for j in range(60)]
+            report.word_importance = {"review": {
+                c: [{"ngram": str(w), "effect": float(e), "texts": int(rng.integers(3, 300))}
+                    for w, e in zip(rng.choice(vocab, 30, replace=False),
+                                    sorted(rng.normal(0, 0.1, 30), key=lambda v: -v),
+                                    strict=True)]
+                for c in classes}}
+        if i == 4:               # nothing to rank: a sentence instead of the chart
+            report.feature_importance = []
         report.examples = [
             {"row": {"age": int(rng.integers(18, 80)), "city": "nice", "income": None},
              "true": classes[int(y[j])] if classes else float(y[j]),
@@ -185,7 +195,8 @@ def main(seconds: float) -> int:
                     results.cost_fa.setValue(rng.uniform(0.5, 10))   # moves the threshold too
             if now >= next_grab:
                 for widget in (training.loss_plot, training.metric_plot, training.best_plot,
-                               results.roc_plot, results.importance_plot):
+                               results.roc_plot, results.importance_plot,
+                               results.words_up, results.words_down):
                     widget.grab()
                 counts["grabs"] += 1
                 next_grab = now + GRAB_EVERY_S

@@ -257,3 +257,68 @@ def test_the_ui_never_imports_tensorflow():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _words(*pairs: tuple[str, float]) -> list[dict]:
+    return [{"ngram": w, "effect": e, "texts": 10} for w, e in pairs]
+
+
+def test_results_explain_text_models_and_never_show_an_empty_chart(window):
+    from dlstudio.engine.records import EvaluationReport
+    from dlstudio.engine.templates import TaskType
+
+    page = window.results_page
+
+    def shown(w) -> bool:
+        return w.isVisibleTo(page)
+
+    # Sentiment on two labels: a MULTICLASS task with two classes, one text column.
+    two = EvaluationReport(
+        task=TaskType.MULTICLASS, classes=["negative", "positive"],
+        metrics={"accuracy": 0.9}, confusion_matrix=[[9, 1], [1, 9]],
+        roc={"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.9, 1.0], "thresholds": [1.0, 0.5, 0.0]},
+        test={"y_true": ["negative", "positive"], "scores": [[0.8, 0.2], [0.1, 0.9]]},
+        word_importance={"review": {
+            "positive": _words(("great", 0.3), ("tasty", 0.2), ("awful", -0.4)),
+            "negative": _words(("awful", 0.4), ("great", -0.3), ("tasty", -0.2))}})
+    page.set_evaluation(two)
+    assert shown(page.roc_plot) and not shown(page.roc_note)
+    assert page.roc_curve.getData()[0].tolist() == [0.0, 0.1, 1.0]
+    assert shown(page.words_box) and not shown(page.word_picker)
+    assert page.word_charts() == {"Words that push towards 'positive'": [("great", 0.3),
+                                                                          ("tasty", 0.2)],
+                                  "Words that push towards 'negative'": [("awful", 0.4)]}
+    assert shown(page.words_up) and shown(page.words_down)
+    # One text column: nothing to rank among columns -> a sentence instead of an empty plot.
+    assert not shown(page.importance_plot) and shown(page.importance_note)
+    assert "single text column" in page.importance_note.text()
+
+    # Three classes: no ROC (said in words), a class to pick, and a chart with no word hidden.
+    three = EvaluationReport(
+        task=TaskType.MULTICLASS, classes=["food", "sport", "tech"], metrics={"accuracy": 0.8},
+        confusion_matrix=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+        test={"y_true": ["food"], "scores": [[0.8, 0.1, 0.1]]},
+        feature_importance=[{"column": "title", "importance": 0.2},
+                            {"column": "body", "importance": 0.1}],
+        word_importance={"body": {"food": _words(("soup", 0.5), ("bread", 0.4)),
+                                  "sport": _words(("goal", 0.6), ("soup", -0.2)),
+                                  "tech": _words(("chip", 0.5), ("goal", -0.3))}})
+    page.set_evaluation(three)
+    assert not shown(page.roc_plot) and "this task has 3" in page.roc_note.text()
+    assert shown(page.importance_plot) and not shown(page.importance_note)
+    assert shown(page.word_class) and page.word_class.currentText() == "food"
+    assert page.word_charts()["Words that push towards 'food'"] == [("soup", 0.5),
+                                                                      ("bread", 0.4)]
+    assert not shown(page.words_down) and shown(page.words_down_note)
+    page.word_class.setCurrentText("sport")
+    assert page.word_charts() == {"Words that push towards 'sport'": [("goal", 0.6)],
+                                  "Words that push away from 'sport'": [("soup", 0.2)]}
+    assert shown(page.words_up) and shown(page.words_down)
+
+    # Regression without importance or words: sentences, no empty charts, no word section.
+    reg = EvaluationReport(task=TaskType.REGRESSION, classes=[], metrics={"rmse": 1.0},
+                           test={"y_true": [1.0, 2.0], "scores": [1.1, 1.9]})
+    page.set_evaluation(reg)
+    assert not shown(page.importance_plot) and shown(page.importance_note)
+    assert not shown(page.words_box)
+    assert shown(page.roc_plot)          # predicted vs true

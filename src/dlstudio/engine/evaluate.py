@@ -153,7 +153,9 @@ def evaluate(task: TaskType, classes: list[str], y_test: np.ndarray, test_out: n
                   "scores": [float(v) for v in pred[:n]]})
     metrics, pred = classification_metrics(task, y_test, test_out, threshold)
     roc = None
-    if task is TaskType.BINARY and len(np.unique(y_test)) == 2:
+    # Any two-class task has a ROC curve (a two-label sentiment task is MULTICLASS): of the
+    # positive class, which is column 1 (the second class) when the task names none.
+    if len(classes) == 2 and len(np.unique(y_test)) == 2:
         fpr, tpr, thr = skm.roc_curve(y_test, test_out[:, 1])
         thr = np.clip(thr, 0.0, 1.0)
         fpr_l, tpr_l, thr_l = _thin(fpr, tpr, thr)

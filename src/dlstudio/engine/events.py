@@ -123,6 +123,7 @@ class Phase(StrEnum):
 
     REFIT = "refit"          # the best network trained again on training + validation rows
     EVALUATE = "evaluate"    # test metrics, threshold, importance
+    EXPLAIN = "explain"      # which words of the text columns move the predictions
     EXPORT = "export"        # SavedModel, model card, verification
 
 

@@ -124,7 +124,7 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
 
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message="Measuring the best network on the test rows."))
-    evaluation = evaluate_model(run, model, val_out)
+    evaluation = evaluate_model(run, model, val_out, reporter)
     project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                         evaluation.metrics)
     export_dir = None
@@ -192,9 +192,12 @@ def model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> 
     return out
 
 
-def evaluate_model(run: PreparedRun, model, val_out: np.ndarray) -> EvaluationReport:
+def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
+                   reporter: Reporter | None = None) -> EvaluationReport:
     """Test metrics of `model`, written to models/evaluation.json; the decision threshold comes
-    from `val_out`, the searched model's outputs on the validation rows."""
+    from `val_out`, the searched model's outputs on the validation rows. Text columns also get
+    the words that move the predictions most (`explain.word_importance`, on validation rows),
+    announced to `reporter` as the explain phase."""
     from dlstudio.engine import evaluate as ev
 
     config, task, y = run.config, run.task, run.y
@@ -213,15 +216,43 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray) -> EvaluationRe
 
     test = run.parts["test"]
     columns = [s.column for s in run.specs]
-    if not task.text_columns:
-        def predict_frame(frame: pd.DataFrame) -> np.ndarray:
-            return model_outputs(model, to_arrays(frame, run.specs), task.type)
+
+    def predict_frame(frame: pd.DataFrame) -> np.ndarray:
+        return model_outputs(model, to_arrays(frame, run.specs), task.type)
+
+    # A lone text column needs no ranking of columns; a table with text columns does.
+    if not task.text_columns or len(columns) > 1:
         report.feature_importance = ev.feature_importance(
             predict_frame, test[columns].reset_index(drop=True), y["test"], task.type,
             seed=config.seed)
     report.examples = _examples(test[columns], task, y["test"], test_out, threshold)
+    if task.text_columns:
+        report.word_importance = explain_words(run, predict_frame, reporter)
     run.project.write_evaluation(report)
     return report
+
+
+def explain_words(run: PreparedRun, predict_frame: Callable[[pd.DataFrame], np.ndarray],
+                  reporter: Reporter | None) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Which words of each text column move the predictions, by occlusion on validation rows."""
+    from dlstudio.engine import explain
+
+    task = run.task
+    frame = run.parts["validation"][[s.column for s in run.specs]]
+    rows = min(len(frame), explain.MAX_ROWS)
+    if reporter is not None:
+        reporter.report(PhaseStarted(phase=Phase.EXPLAIN, message=(
+            f"Finding the words that move the predictions: each of the {explain.TOP_WORDS} "
+            f"most frequent words taken out of {rows} validation texts.")))
+    started = time.monotonic()
+    outputs = [task.target] if task.is_regression else list(task.classes)
+    words, altered = explain.word_importance(predict_frame, frame, list(task.text_columns),
+                                             outputs, seed=run.config.seed)
+    if reporter is not None:
+        reporter.report(Log(level="info", message=(
+            f"Word importance: {altered} altered texts predicted in "
+            f"{time.monotonic() - started:.1f} s.")))
+    return words
 
 
 def _examples(test: pd.DataFrame, task, y_test: np.ndarray, test_out: np.ndarray,
@@ -309,8 +340,12 @@ def export_project(project: Project, export_dir: str | Path, model=None,
 # -- prediction -----------------------------------------------------------------------------------
 
 def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
-                 batch_size: int = 2048) -> dict[str, Any]:
-    """Score a table with an exported model; writes the rows plus the predictions."""
+                 batch_size: int = 2048, explain: bool = False) -> dict[str, Any]:
+    """Score a table with an exported model; writes the rows plus the predictions.
+
+    `explain`: for each text column, a column `words_<column>` lists the row's own words that
+    raise the predicted class's probability (or the prediction) most, by occlusion through the
+    exported model (`explain.row_words`)."""
     import json
 
     from dlstudio.engine.project import atomic_write_text
@@ -327,19 +362,39 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     # (not an export, a missing column) is reported without the seconds its import takes.
     from dlstudio.engine.tf import tf
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    chunks: dict[str, list[np.ndarray]] = {}
-    for start in range(0, len(df), batch_size):
-        batch = {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}
-        for key, value in serve(**batch).items():
-            chunks.setdefault(key, []).append(value.numpy())
+
+    def run_all(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        chunks: dict[str, list[np.ndarray]] = {}
+        n = len(next(iter(arrays.values())))
+        for start in range(0, n, batch_size):
+            batch = {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}
+            for key, value in serve(**batch).items():
+                chunks.setdefault(key, []).append(value.numpy())
+        return {k: np.concatenate(v) for k, v in chunks.items()}
+
+    def scores(frame: pd.DataFrame) -> np.ndarray:
+        got = run_all(to_arrays(frame, specs))
+        if card.task is TaskType.REGRESSION:
+            return got["prediction"].reshape(-1, 1)
+        return got["probabilities"]
+
+    outputs = run_all(arrays)
     out = df.copy()
     if card.task is TaskType.REGRESSION:
-        out["prediction"] = np.concatenate(chunks["prediction"]).reshape(-1)
+        out["prediction"] = outputs["prediction"].reshape(-1)
+        chosen = np.zeros(len(df), dtype=int)
     else:
-        out["predicted_label"] = [x.decode() for x in np.concatenate(chunks["label"])]
-        probs = np.concatenate(chunks["probabilities"])
+        out["predicted_label"] = [x.decode() for x in outputs["label"]]
+        probs = outputs["probabilities"]
         for i, c in enumerate(card.classes):
             out[f"probability_{c}"] = probs[:, i]
+        chosen = np.array([card.classes.index(x) for x in out["predicted_label"]], dtype=int)
+    if explain:
+        from dlstudio.engine.explain import row_words
+        texts = [s.column for s in card.inputs if s.role == Role.TEXT]
+        frame = df[[s.column for s in card.inputs]].reset_index(drop=True)
+        for column, words in row_words(scores, frame, texts, chosen).items():
+            out[f"words_{column}"] = words
     atomic_write_text(Path(output), out.to_csv(index=False))
     return {"output": str(output), "rows": len(out)}
 

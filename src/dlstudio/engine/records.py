@@ -66,6 +66,10 @@ class EvaluationReport:
     test: dict[str, list] = field(default_factory=dict)
     feature_importance: list[dict[str, Any]] = field(default_factory=list)   # column, importance
     examples: list[dict[str, Any]] = field(default_factory=list)   # row, true, predicted, prob.
+    # Text columns: {column: {class (regression: the target): [{"ngram", "effect", "texts"}]}},
+    # the words that push the prediction towards the class most (effect > 0, strongest first),
+    # then those that push it away most (effect < 0); see `engine/explain.py`.
+    word_importance: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "task": str(self.task)}

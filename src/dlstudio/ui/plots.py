@@ -70,8 +70,12 @@ def set_bars(plot: pg.PlotWidget, labels: Sequence[str], values: Sequence[float]
         # First label at the top.
         ys = [len(values) - 1 - i for i in idx]
         item = pg.BarGraphItem(x0=0, y=ys, height=0.7, width=list(values), brush=color)
-        plot.getAxis("left").setTicks([[(y, short(str(lab), 22)) for y, lab in zip(ys, labels,
-                                                                                     strict=True)]])
+        ticks = [(y, short(str(lab), 22)) for y, lab in zip(ys, labels, strict=True)]
+        left = plot.getAxis("left")
+        left.setTicks([ticks])
+        # Wide enough for the longest label: pyqtgraph drops a tick label that does not fit.
+        metrics = pg.QtGui.QFontMetrics(left.style.get("tickFont") or plot.font())
+        left.setWidth(max(metrics.horizontalAdvance(t) for _, t in ticks) + 16)
         plot.getAxis("bottom").setTicks(None)
     else:
         item = pg.BarGraphItem(x=idx, height=list(values), width=0.8, brush=color)

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
@@ -29,9 +30,10 @@ from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
-from dlstudio.ui.plots import make_plot, pen, set_bars
+from dlstudio.ui.plots import PALETTE, make_plot, pen, set_bars
 
 SLIDER_STEPS = 1000
+TOP_WORDS = 15
 
 METRIC_NAMES = {
     "auc": "ROC AUC", "ks": "KS statistic", "gini": "Gini", "accuracy": "Accuracy",
@@ -54,6 +56,7 @@ class ResultsPage(Page):
         self._classes: list[str] = []
         self._positive: str | None = None
         self._negative: str | None = None
+        self._word_bars: dict[str, list[tuple[str, float]]] = {}
 
         self.summary = QLabel("Results appear here when a search has finished.")
         self.summary.setWordWrap(True)
@@ -113,6 +116,45 @@ class ResultsPage(Page):
         self.importance_plot = make_plot("Which columns matter most",
                                          "", "drop in score when the column is shuffled")
         self.importance_plot.setMouseEnabled(x=False, y=False)
+        # What stands in a hidden chart's place: a sentence saying why there is nothing to show.
+        self.roc_note = self._note()
+        self.importance_note = self._note()
+
+        self.words_box = QGroupBox("Which words matter most")
+        self.word_column = QComboBox()
+        self.word_class = QComboBox()
+        self.word_column.currentIndexChanged.connect(self._show_words)
+        self.word_class.currentIndexChanged.connect(self._show_words)
+        self.word_picker = QWidget()
+        wp = QHBoxLayout(self.word_picker)
+        wp.setContentsMargins(0, 0, 0, 0)
+        self.word_column_label = QLabel("Text column:")
+        self.word_class_label = QLabel("Class:")
+        wp.addWidget(self.word_column_label)
+        wp.addWidget(self.word_column)
+        wp.addWidget(self.word_class_label)
+        wp.addWidget(self.word_class)
+        wp.addStretch(1)
+        self.words_up = make_plot("", "", "average change in probability when the word is removed")
+        self.words_down = make_plot("", "", "average change in probability when the word is "
+                                    "removed")
+        for plot in (self.words_up, self.words_down):
+            plot.setMouseEnabled(x=False, y=False)
+            plot.setMinimumHeight(260)
+        self.words_up_note = self._note()
+        self.words_down_note = self._note()
+        wl = QVBoxLayout(self.words_box)
+        wl.addWidget(hint("Each of the most frequent words was taken out of the validation texts "
+                          "that contain it; the bars show how much the model's prediction moved."))
+        wl.addWidget(self.word_picker)
+        charts = QHBoxLayout()
+        for plot, note in ((self.words_up, self.words_up_note),
+                           (self.words_down, self.words_down_note)):
+            col = QVBoxLayout()
+            col.addWidget(plot)
+            col.addWidget(note)
+            charts.addLayout(col, 1)
+        wl.addLayout(charts)
 
         self.examples = QTableWidget(0, 0)
         self._readonly(self.examples)
@@ -121,15 +163,16 @@ class ResultsPage(Page):
         grid = QGridLayout(content)
         grid.addWidget(self.summary, 0, 0, 1, 2)
         grid.addWidget(self.metrics, 1, 0)
-        grid.addWidget(self.roc_plot, 1, 1)
+        grid.addWidget(self._stack(self.roc_plot, self.roc_note), 1, 1)
         grid.addWidget(self.matrix_box, 2, 0)
-        grid.addWidget(self.importance_plot, 2, 1)
-        grid.addWidget(self.costs, 3, 0, 1, 2)
-        grid.addWidget(QLabel("<b>Some test rows and what the model said</b>"), 4, 0, 1, 2)
-        grid.addWidget(self.examples, 5, 0, 1, 2)
+        grid.addWidget(self._stack(self.importance_plot, self.importance_note), 2, 1)
+        grid.addWidget(self.words_box, 3, 0, 1, 2)
+        grid.addWidget(self.costs, 4, 0, 1, 2)
+        grid.addWidget(QLabel("<b>Some test rows and what the model said</b>"), 5, 0, 1, 2)
+        grid.addWidget(self.examples, 6, 0, 1, 2)
         grid.setRowMinimumHeight(1, 230)
         grid.setRowMinimumHeight(2, 260)
-        grid.setRowMinimumHeight(5, 180)
+        grid.setRowMinimumHeight(6, 180)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
@@ -142,6 +185,30 @@ class ResultsPage(Page):
     def _readonly(table: QTableWidget) -> None:
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+
+    @staticmethod
+    def _note() -> QLabel:
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        label.hide()
+        return label
+
+    @staticmethod
+    def _stack(*widgets: QWidget) -> QWidget:
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in widgets:
+            layout.addWidget(w, 1 if not isinstance(w, QLabel) else 0)
+        return box
+
+    @staticmethod
+    def _explain_absence(plot: QWidget, note: QLabel, why: str | None) -> None:
+        """Show the chart, or (when `why` is given) hide it and say why in words."""
+        plot.setVisible(why is None)
+        note.setVisible(why is not None)
+        note.setText(why or "")
 
     def on_enter(self) -> None:
         if self.evaluation is None:
@@ -166,8 +233,21 @@ class ResultsPage(Page):
         test = evaluation.test
         self._y = np.array([str(v) for v in test.get("y_true", [])], dtype=object)
         binary = task is TaskType.BINARY and len(self._classes) == 2
+        two_classes = task is not TaskType.REGRESSION and len(self._classes) == 2
         self.threshold_box.setVisible(binary)
-        self.roc_plot.setVisible(task is not TaskType.MULTICLASS)
+        roc = evaluation.roc or {}
+        if task is TaskType.REGRESSION:
+            why_no_roc = None if test.get("scores") else "No test predictions were stored."
+        elif not two_classes:
+            why_no_roc = (f"No ROC curve: it compares two classes, and this task has "
+                          f"{len(self._classes)}. The confusion matrix shows how each class "
+                          "fares.")
+        elif not roc.get("fpr"):
+            why_no_roc = ("No ROC curve: the test rows hold only one of the two classes, so "
+                          "there is no true- and false-positive rate to draw.")
+        else:
+            why_no_roc = None
+        self._explain_absence(self.roc_plot, self.roc_note, why_no_roc)
         self.matrix_box.setVisible(task is not TaskType.REGRESSION)
         t = self.state.template
         costs = evaluation.costs
@@ -179,15 +259,7 @@ class ResultsPage(Page):
             scores = np.asarray(test.get("scores", []), dtype=float)
             pos = self._classes.index(self._positive)
             self._p = scores[:, pos] if scores.ndim == 2 else scores
-            roc = evaluation.roc or {}
-            self.roc_plot.setTitle("ROC curve", size="10pt")
-            self.roc_plot.setLabel("left", "true positive rate")
-            self.roc_plot.setLabel("bottom", "false positive rate")
-            self.roc_plot.setXRange(0, 1)
-            self.roc_plot.setYRange(0, 1)
-            self.roc_curve.setData(roc.get("fpr", []), roc.get("tpr", []))
-            self.roc_curve.setPen(pen(0))
-            self.roc_curve.setSymbol(None)
+            self._draw_roc(roc, f"ROC curve ('{self._positive}' as positive)")
             threshold = evaluation.threshold
             self.set_threshold(0.5 if threshold is None else float(threshold))
             if costs is not None:
@@ -202,6 +274,9 @@ class ResultsPage(Page):
             self._p = None
             self.threshold = None
             self._show_matrix(evaluation.confusion_matrix or [])
+            self.roc_point.setData([], [])
+            if two_classes:
+                self._draw_roc(roc, f"ROC curve ('{self._classes[1]}' as positive)")
             if task is TaskType.REGRESSION:
                 pred = [float(v) for v in test.get("scores", [])]
                 true = [float(v) for v in test.get("y_true", [])]
@@ -216,12 +291,23 @@ class ResultsPage(Page):
                     lo, hi = min(true + pred), max(true + pred)
                     self.roc_point.setData([lo, hi], [lo, hi])
                     self.roc_plot.enableAutoRange()
-        self._show_importance(evaluation.feature_importance)
+        self._show_importance(evaluation.feature_importance, evaluation)
+        self._show_word_choices(evaluation)
         self._show_examples(evaluation.examples)
         n = len(self._y)
         self.summary.setText(f"Measured on {n:,} test rows held back from the search. "
                              + (f"The model flags '{self._positive}' when its probability is at "
                                 "least the threshold below." if binary else ""))
+
+    def _draw_roc(self, roc: dict[str, list[float]], title: str) -> None:
+        self.roc_plot.setTitle(title, size="10pt")
+        self.roc_plot.setLabel("left", "true positive rate")
+        self.roc_plot.setLabel("bottom", "false positive rate")
+        self.roc_plot.setXRange(0, 1)
+        self.roc_plot.setYRange(0, 1)
+        self.roc_curve.setData(roc.get("fpr", []), roc.get("tpr", []))
+        self.roc_curve.setPen(pen(0))
+        self.roc_curve.setSymbol(None)
 
     # -- threshold ----------------------------------------------------------------------------
     def set_threshold(self, threshold: float) -> None:
@@ -316,10 +402,85 @@ class ResultsPage(Page):
                 item.setBackground(QBrush(QColor(*base, alpha)))
                 self.matrix.setItem(r, c, item)
 
-    def _show_importance(self, rows: list[dict[str, Any]]) -> None:
+    def _show_importance(self, rows: list[dict[str, Any]], evaluation: EvaluationReport) -> None:
         rows = rows[:15]
+        if rows:
+            why = None
+        elif evaluation.word_importance:
+            why = ("The model reads a single text column, so there are no columns to rank; "
+                   "the words that matter most are shown below.")
+        else:
+            why = "Column importance was not measured for this model."
+        self._explain_absence(self.importance_plot, self.importance_note, why)
         set_bars(self.importance_plot, [str(r.get("column")) for r in rows],
                  [max(0.0, float(r.get("importance") or 0.0)) for r in rows], horizontal=True)
+
+    # -- words --------------------------------------------------------------------------------
+    def _show_word_choices(self, evaluation: EvaluationReport) -> None:
+        words = evaluation.word_importance or {}
+        self.words_box.setVisible(bool(words))
+        for combo, items in ((self.word_column, list(words)),
+                             (self.word_class, self._word_targets(evaluation))):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(items)
+            combo.blockSignals(False)
+        many_columns = len(words) > 1
+        many_classes = self.word_class.count() > 2
+        self.word_column.setVisible(many_columns)
+        self.word_column_label.setVisible(many_columns)
+        self.word_class.setVisible(many_classes)
+        self.word_class_label.setVisible(many_classes)
+        self.word_picker.setVisible(many_columns or many_classes)
+        self._show_words()
+
+    @staticmethod
+    def _word_targets(evaluation: EvaluationReport) -> list[str]:
+        if evaluation.task is TaskType.REGRESSION:
+            first = next(iter(evaluation.word_importance.values()), {})
+            return list(first)
+        return [str(c) for c in evaluation.classes]
+
+    def word_charts(self) -> dict[str, list[tuple[str, float]]]:
+        """What the two word charts show: {chart title: [(word, bar length), ...]}."""
+        return dict(self._word_bars)
+
+    def _show_words(self) -> None:
+        self._word_bars = {}
+        evaluation = self.evaluation
+        if evaluation is None or not evaluation.word_importance:
+            return
+        per_class = evaluation.word_importance.get(self.word_column.currentText(), {})
+        regression = evaluation.task is TaskType.REGRESSION
+        classes = [str(c) for c in evaluation.classes]
+        if not regression and len(classes) == 2:
+            # Two classes: what pushes towards the second, and what pushes towards the first.
+            a, b = classes[1], classes[0]
+            charts = [(f"Words that push towards '{a}'", self._towards(per_class.get(a, []))),
+                      (f"Words that push towards '{b}'", self._towards(per_class.get(b, [])))]
+        else:
+            c = self.word_class.currentText()
+            rows = per_class.get(c, [])
+            up, down = ("raise", "lower") if regression else ("push towards", "push away from")
+            charts = [(f"Words that {up} '{c}'", self._towards(rows)),
+                      (f"Words that {down} '{c}'", self._towards(rows, away=True))]
+        for i, (plot, note, (title, bars)) in enumerate(
+                ((self.words_up, self.words_up_note, charts[0]),
+                 (self.words_down, self.words_down_note, charts[1]))):
+            plot.setTitle(title, size="10pt")
+            why = None if bars else (f"{title}: none. No frequent word moved the prediction "
+                                     "that way.")
+            self._explain_absence(plot, note, why)
+            set_bars(plot, [w for w, _ in bars], [v for _, v in bars], horizontal=True,
+                     color=PALETTE[1 if i == 0 else 3])
+            self._word_bars[title] = bars
+
+    @staticmethod
+    def _towards(rows: list[dict[str, Any]], away: bool = False) -> list[tuple[str, float]]:
+        sign = -1.0 if away else 1.0
+        bars = [(str(r.get("ngram")), sign * float(r.get("effect") or 0.0)) for r in rows]
+        bars = sorted((b for b in bars if b[1] > 0), key=lambda b: -b[1])
+        return bars[:TOP_WORDS]
 
     def _show_examples(self, examples: list[dict[str, Any]]) -> None:
         examples = examples[:20]
