@@ -16,7 +16,7 @@ from ui_helpers import make_project, search_events, write_credit_csv
 
 from dlstudio.engine.project import Project
 from dlstudio.engine.schema import Role
-from dlstudio.ui.models import DataFrameModel
+from dlstudio.ui.models import DataFrameModel, format_value
 
 
 def load_via_dialog(window, qtbot, monkeypatch, path: Path) -> None:
@@ -142,12 +142,23 @@ def test_threshold_slider_recomputes_the_confusion_matrix(window, qtbot, tmp_pat
     y = np.array(ev.test["y_true"])
     p = np.array(ev.test["scores"])[:, 0]
 
+    def metric_cells(name: str) -> tuple[str, str]:
+        rows = [(page.metrics.item(i, 0).text(), page.metrics.item(i, 1).text())
+                for i in range(page.metrics.rowCount())]
+        return next(r for r in rows if r[0].startswith(name))
+
+    # At the engine's threshold the table shows the engine's own accuracy...
+    assert metric_cells("Accuracy") == ("Accuracy", format_value(ev.metrics["accuracy"]))
     with qtbot.waitSignal(page.threshold_changed):
         page.slider.setValue(800)
     expected = confusion_matrix(y, np.where(p >= 0.8, "bad", "good"), labels=["bad", "good"])
     assert page.current_matrix() == expected.tolist()
     assert page.current_matrix() != ev.confusion_matrix
     assert sum(map(sum, page.current_matrix())) == len(y)
+    # ... and at the slider's threshold, the accuracy there, labelled as such.
+    accuracy = float(np.mean(np.where(p >= 0.8, "bad", "good") == y))
+    assert metric_cells("Accuracy") == ("Accuracy (at threshold 0.800)", format_value(accuracy))
+    assert metric_cells("ROC AUC")[0] == "ROC AUC"          # not a threshold metric
 
     # Costs: a wrong approval 10x dearer than a wrong rejection lowers the threshold.
     assert page.costs.isVisibleTo(page)

@@ -50,6 +50,7 @@ class ResultsPage(Page):
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
         self.evaluation: EvaluationReport | None = None
+        self._metric_rows: dict[str, int] = {}
         self.threshold: float | None = None
         self._p: np.ndarray | None = None
         self._y: np.ndarray | None = None
@@ -227,6 +228,7 @@ class ResultsPage(Page):
         self._classes = [str(c) for c in evaluation.classes]
         metrics = evaluation.metrics
         self.metrics.setRowCount(len(metrics))
+        self._metric_rows = {k: i for i, k in enumerate(metrics)}
         for i, (k, v) in enumerate(metrics.items()):
             self.metrics.setItem(i, 0, QTableWidgetItem(METRIC_NAMES.get(k, k)))
             self.metrics.setItem(i, 1, QTableWidgetItem(format_value(v)))
@@ -361,11 +363,39 @@ class ResultsPage(Page):
             f"'{self._positive}' really are (precision); {fp} '{self._negative}' rows are "
             f"wrongly flagged and {fn} '{self._positive}' rows are missed.")
         self.roc_point.setData([fpr], [recall])
+        self._show_threshold_metrics(tp, fn, fp, tn)
         if not self.costs.isHidden():
             total = self.cost_fa.value() * fn + self.cost_fr.value() * fp
             self.cost_result.setToolTip(f"Total cost at this threshold: {total:,.2f}")
         self.state.decision_threshold = self.threshold
         self.threshold_changed.emit(self.threshold)
+
+    def _show_threshold_metrics(self, tp: int, fn: int, fp: int, tn: int) -> None:
+        """The metrics that depend on the threshold, at the slider's threshold. At the engine's
+        own threshold the table keeps the engine's values (measured on every test row; the
+        page holds at most evaluate.MAX_STORED_TEST_ROWS of them)."""
+        assert self.evaluation is not None and self.threshold is not None
+        engine_threshold = self.evaluation.threshold
+        at_engine = engine_threshold is not None and abs(self.threshold - engine_threshold) < 1e-9
+        precision, recall = tp / max(1, tp + fp), tp / max(1, tp + fn)
+        neg_precision, neg_recall = tn / max(1, tn + fn), tn / max(1, tn + fp)
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        neg_f1 = (2 * neg_precision * neg_recall / (neg_precision + neg_recall)
+                  if neg_precision + neg_recall else 0.0)
+        here = {"precision": precision, "recall": recall, "f1": f1,
+                "accuracy": (tp + tn) / max(1, tp + fn + fp + tn), "f1_macro": (f1 + neg_f1) / 2}
+        for key, value in here.items():
+            row = self._metric_rows.get(key)
+            if row is None:
+                continue
+            name = METRIC_NAMES.get(key, key)
+            if not at_engine:
+                name += f" (at threshold {self.threshold:.3f})"
+                self.metrics.setItem(row, 1, QTableWidgetItem(format_value(value)))
+            else:
+                self.metrics.setItem(row, 1, QTableWidgetItem(
+                    format_value(self.evaluation.metrics[key])))
+            self.metrics.setItem(row, 0, QTableWidgetItem(name))
 
     def apply_costs(self) -> None:
         """Set the threshold that minimises the expected cost of mistakes on the test rows."""
