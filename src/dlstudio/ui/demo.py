@@ -152,7 +152,7 @@ def run_demo(out_dir: Path, *, max_trials: int = 2, max_epochs: int = 3) -> dict
             "gui_max_stall_ms": round(float(window.max_stall_ms), 2),
             "project": str(project_dir),
             "export_dir": str(ep.exported_dir()),
-            "metrics": dict(getattr(final, "metrics", {}) or {}),
+            "metrics": dict(final.metrics),
             "gpu": sp.gpus,
             "seconds": round(time.monotonic() - started, 1),
             "messages": [f"{kind}: {text}" for kind, _title, text in messages],
