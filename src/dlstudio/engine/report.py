@@ -279,7 +279,7 @@ def _target_balance(f: _Facts, charts: _Charts) -> str:
                     label=name, density=True)
         ax.set_xlabel(_short(task.target))
         ax.set_ylabel("share of rows (density)")
-        ax.legend()
+        fig.legend(loc="outside upper center", ncols=3)
         alt = f"Distribution of {task.target} in the train, validation and test rows."
         return charts.png(fig, alt, f"How {_q(task.target)} is spread in each part of the data.")
     classes = [str(c) for c in task.classes]
@@ -294,7 +294,7 @@ def _target_balance(f: _Facts, charts: _Charts) -> str:
     ax.set_xticks(np.arange(len(classes)) + width * (len(parts) - 1) / 2,
                   [_short(c, 20) for c in classes])
     ax.set_ylabel("share of rows")
-    ax.legend()
+    fig.legend(loc="outside upper center", ncols=3)
     alt = (f"Share of each class of {task.target} per part of the data: "
            + "; ".join(f"{r[0]} " + ", ".join(f"{c} {v}" for c, v in zip(classes, r[1:],
                                                                           strict=True))
