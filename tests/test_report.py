@@ -236,30 +236,28 @@ def test_bad_input_gets_a_plain_message(credit_run, tmp_path):
     assert not (not_run / "report.html").exists()
 
     (tmp_path / "a-file").write_text("x")
-    cases = {
-        tmp_path / "missing": (tmp_path / "r.html", "does not exist"),
-        tmp_path / "a-file": (tmp_path / "r.html", "not a DL Studio project folder"),
-        credit_run / "proj": (tmp_path, "is a folder; give the report a file name"),
-    }
-    for project, (output, words) in cases.items():
+    cases = [
+        (tmp_path / "missing", tmp_path / "r.html", "does not exist"),
+        (tmp_path / "a-file", tmp_path / "r.html", "not a DL Studio project folder"),
+        (credit_run / "proj", tmp_path, "is a folder; give the report a file name"),
+        (credit_run / "proj", tmp_path / "a-file" / "r.html", "cannot be written to .*is a file"),
+    ]
+    for project, output, words in cases:
         with pytest.raises(ConfigError, match=words):
             write_report(project, output)
-    r = run_cli("report", credit_run / "proj", "--output", tmp_path / "a-file" / "r.html",
-                cwd=tmp_path)
-    assert r.code == 2 and "is a file" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
 @pytest.fixture(scope="module")
 def regression_run(tmp_path_factory) -> Path:
     """A tiny regression run on a table with a number and a text column, not exported."""
     root = tmp_path_factory.mktemp("report-regression")
-    texts, labels = review_texts(200, seed=4)
+    texts, labels = review_texts(150, seed=4)
     x = np.random.default_rng(4).normal(size=len(texts)).round(3)
     y = 3 * x + np.where(np.array(labels) == "positive", 2.0, -2.0)
     pd.DataFrame({"review": texts, "x": x, "price": y.round(3)}).to_csv(
         root / "prices.csv", index=False)
     r = run_cli("run", "prices.csv", "--template", "tabular-regression", "--target", "price",
-                "--text-column", "review", "--max-trials", "1", "--max-epochs", "4",
+                "--text-column", "review", "--max-trials", "1", "--max-epochs", "2",
                 "--seed", "1", "--project", "proj", cwd=root)
     assert r.code == 0, r.stderr
     return root
@@ -317,3 +315,42 @@ def test_the_results_page_saves_the_report_it_shows(credit_run, qtbot, tmp_path,
     assert "At the threshold 0.800 (as set on the Results page)" in \
         report.sections["confusion"]["text"]
     assert page.report_button.isEnabled()
+
+
+def test_fields_other_parts_add_later_are_shown_when_present(credit_run, tmp_path):
+    """evaluation.json may gain a precision-recall curve and per-class metrics, and the model
+    card a list of artefacts (TFLite, ONNX, ...): shown when there, as the contracts say."""
+    from sklearn.metrics import precision_recall_curve
+
+    project, export = tmp_path / "proj", tmp_path / "out"
+    shutil.copytree(credit_run / "proj", project)
+    shutil.copytree(credit_run / "out", export)
+    meta = read(project / "project.json")
+    meta["export"]["model_card"] = str(export / "model_card.json")
+    (project / "project.json").write_text(json.dumps(meta), encoding="utf-8")
+    evaluation = read(project / "models" / "evaluation.json")
+    y = np.array(evaluation["test"]["y_true"]) == "bad"
+    precision, recall, _ = precision_recall_curve(y, np.array(evaluation["test"]["scores"])[:, 1])
+    evaluation["pr_curve"] = {"precision": precision.tolist(), "recall": recall.tolist()}
+    evaluation["per_class"] = {"good": {"precision": 0.81, "recall": 0.92},
+                               "bad": {"precision": 0.7, "recall": 0.55}}
+    (project / "models" / "evaluation.json").write_text(json.dumps(evaluation))
+    card = read(export / "model_card.json")
+    card["artifacts"] = [
+        {"format": "SavedModel", "files": ["saved_model.pb", "variables/"],
+         "runtime": "TensorFlow Serving", "verified": True, "rows": 200,
+         "max_difference": 1e-7, "labels_equal": True, "note": ""},
+        {"format": "TFLite <float16>", "files": ["model.tflite"], "runtime": "TensorFlow Lite",
+         "verified": False, "rows": 200, "max_difference": 0.02, "labels_equal": False,
+         "note": "labels differ on 3 rows"}]
+    (export / "model_card.json").write_text(json.dumps(card))
+
+    page = check_page(build_report(project)[0])
+    s = page.sections
+    (_, pr) = s["roc"]["images"]
+    assert f"Precision-recall curve over {len(recall)} points" in pr[1]
+    assert "Per class" in s["metrics"]["text"] and "0.5500" in s["metrics"]["text"]
+    artifacts = s["artifacts"]["text"]
+    assert "TFLite <float16>" in artifacts and "labels differ on 3 rows" in artifacts
+    assert "model.tflite" in artifacts and "TensorFlow Lite" in artifacts
+    assert str(export) in artifacts
