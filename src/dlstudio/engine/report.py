@@ -870,7 +870,8 @@ footer { margin-top: 2.5rem; color: #777; font-size: .8rem; border-top: 1px soli
          padding-top: .5rem; }
 @page { size: A4; margin: 14mm; }
 @media print {
-  body { margin: 0; max-width: none; font-size: 11pt; }
+  body { margin: 0; max-width: none; font-size: 11pt; print-color-adjust: exact;
+         -webkit-print-color-adjust: exact; }
   nav { display: none; }
   section { break-before: auto; }
   a { color: inherit; text-decoration: none; }
@@ -974,6 +975,7 @@ def write_report(project_dir: str | os.PathLike, output: str | os.PathLike, *,
     output = Path(output)
     try:
         atomic_write_bytes(output, data)
+        output.chmod(0o644)     # a file to share: readable by others (mkstemp made it 0600)
     except OSError as exc:
         raise ConfigError(f"The report cannot be written to '{output}': "
                           f"{exc.strerror or exc}.") from exc
