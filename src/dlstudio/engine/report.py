@@ -426,7 +426,7 @@ def _curves(f: _Facts, charts: _Charts) -> _Html:
 
 def _metrics(f: _Facts) -> _Html:
     ev = f.evaluation
-    n = len(ev.test.get("y_true", []))
+    n = _test_rows(f)
     rows = [[METRIC_NAMES.get(k, k), v] for k, v in ev.metrics.items()]
     if not rows:
         return _section("metrics", "Test metrics", _why("The evaluation holds no metric."))
@@ -438,6 +438,12 @@ def _metrics(f: _Facts) -> _Html:
         ["Metric", "Value"], rows, "metrics")]
     parts.append(_per_class(f))
     return _section("metrics", "Test metrics", *parts)
+
+
+def _test_rows(f: _Facts) -> int:
+    """How many test rows the metrics were measured on (evaluation.json stores at most
+    evaluate.MAX_STORED_TEST_ROWS of them)."""
+    return f.project.split_sizes.get("test") or len(f.evaluation.test.get("y_true", []))
 
 
 def _per_class(f: _Facts) -> str:
@@ -890,7 +896,7 @@ def _headline(f: _Facts) -> str:
     ev = f.evaluation
     order = [k for k in f.template.report if k in ev.metrics] or list(ev.metrics)
     shown = ", ".join(f"{METRIC_NAMES.get(k, k)} {_num(ev.metrics[k])}" for k in order[:4])
-    n = len(ev.test.get("y_true", []))
+    n = _test_rows(f)
     return f"On {n:,} test rows the search never saw: {shown}."
 
 
