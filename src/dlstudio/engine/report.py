@@ -114,7 +114,10 @@ def _read_facts(project_dir: str | os.PathLike, threshold: float | None,
     template = get_template(project.config.template)
     card, card_path = _read_card(project)
     source = "chosen on the validation rows"
-    if threshold is not None:
+    if threshold is not None and evaluation.threshold is not None \
+            and abs(threshold - evaluation.threshold) < 1e-9:
+        threshold = evaluation.threshold           # the Results page left it where it was
+    elif threshold is not None:
         source = "as set on the Results page"
     elif project.decision_threshold is not None and evaluation.threshold is not None:
         threshold, source = project.decision_threshold, "chosen by the user on the test results"
