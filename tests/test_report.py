@@ -120,9 +120,9 @@ def read(path: Path) -> dict:
 
 def test_the_report_of_a_credit_project_shows_every_part_with_embedded_charts(credit_run):
     root = credit_run
-    r = run_cli("report", "proj", "--output", "shared/report.html", cwd=root)
+    r = run_cli("report", "proj", cwd=root)
     assert r.code == 0, r.stderr
-    path = root / "shared" / "report.html"
+    path = root / "proj" / "report.html"        # by default, in the project folder
     assert str(path) in r.stdout
     text = path.read_text(encoding="utf-8")
     page = check_page(text)
@@ -210,16 +210,15 @@ def test_the_report_follows_the_threshold_and_costs_it_is_given(credit_run):
     assert images == len(page.sources)
 
 
-def test_a_project_not_yet_exported_says_so_and_the_default_output_is_in_its_folder(
-        credit_run, tmp_path):
+def test_a_project_not_yet_exported_says_so(credit_run, tmp_path):
     project = tmp_path / "copy"
     shutil.copytree(credit_run / "proj", project)
     meta = read(project / "project.json")
     meta["export"] = None
     (project / "project.json").write_text(json.dumps(meta), encoding="utf-8")
-    r = run_cli("report", project, cwd=tmp_path)
-    assert r.code == 0, r.stderr
-    page = check_page((project / "report.html").read_text(encoding="utf-8"))
+    result = write_report(project, tmp_path / "not exported.html")
+    assert result["bytes"] == (tmp_path / "not exported.html").stat().st_size
+    page = check_page((tmp_path / "not exported.html").read_text(encoding="utf-8"))
     for sid in ("card", "artifacts"):
         assert page.sections[sid]["why"] == 1 and page.sections[sid]["tables"] == 0
     assert "not been exported" in page.sections["card"]["text"]
