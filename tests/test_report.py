@@ -228,11 +228,11 @@ def test_bad_input_gets_a_plain_message(credit_run, tmp_path):
     not_run = tmp_path / "not-run"
     shutil.copytree(credit_run / "proj", not_run)
     (not_run / "models" / "evaluation.json").unlink()
-    r = run_cli("report", not_run, cwd=tmp_path)
+    r = run_cli("report", not_run, "--output", "r.html", cwd=tmp_path)
     assert r.code == 2 and r.stdout == ""
     assert r.stderr.startswith("dlstudio: ") and r.stderr.count("\n") == 1, r.stderr
     assert "no finished run yet" in r.stderr and "Traceback" not in r.stderr
-    assert not (not_run / "report.html").exists()
+    assert not (tmp_path / "r.html").exists()
 
     (tmp_path / "a-file").write_text("x")
     cases = [
