@@ -6,6 +6,7 @@
     dlstudio resume PROJECT [--export DIR] [--json]
     dlstudio export PROJECT DIR
     dlstudio predict EXPORT_DIR DATA --output FILE.csv
+    dlstudio report PROJECT [--output FILE.html]
     dlstudio demo --screenshots DIR
 
 Exit codes: 0 success; 2 a problem with the user's input or options (one plain line on stderr);
@@ -293,6 +294,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from dlstudio.engine.report import write_report
+    output = args.output or Path(args.project) / "report.html"
+    result = write_report(args.project, output)
+    print(f"Wrote the report ({result['bytes'] / 1024:,.0f} KB, {result['images']} charts) to "
+          f"{result['output']}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from dlstudio.ui.startup import display_problem
@@ -364,6 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "words that raise the predicted class's probability most")
     s.set_defaults(func=cmd_predict)
 
+    s = sub.add_parser("report", help="write a project's results as one self-contained HTML "
+                       "file (charts embedded, readable offline, printable)")
+    s.add_argument("project")
+    s.add_argument("--output", metavar="FILE.html",
+                   help="where to write it (default: report.html in the project folder)")
+    s.set_defaults(func=cmd_report)
+
     s = sub.add_parser("demo", help="drive the app through the credit sample, with screenshots")
     s.add_argument("--screenshots", required=True, metavar="DIR")
     s.add_argument("--max-trials", type=int, default=2)
@@ -390,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (len(argv) == 1 and not argv[0].startswith("-")
                     and argv[0] not in {"templates", "inspect", "run", "resume", "export",
-                                        "predict", "demo"}):
+                                        "predict", "report", "demo"}):
         return launch_gui(argv)
     try:
         args = build_parser().parse_args(argv)

@@ -11,12 +11,14 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QScrollArea,
     QSlider,
     QTableWidget,
@@ -25,9 +27,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dlstudio.engine.errors import UserError
 from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.report import write_report
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
+from dlstudio.ui import dialogs
+from dlstudio.ui.jobs import Job
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import PALETTE, make_plot, pen, set_bars
@@ -46,6 +52,7 @@ METRIC_NAMES = {
 class ResultsPage(Page):
     title = "Results"
     threshold_changed = Signal(float)
+    report_finished = Signal(bool)      # the HTML report was written (True) or not (False)
 
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
@@ -178,7 +185,10 @@ class ResultsPage(Page):
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.addWidget(heading("Results on test rows the search never saw"))
+        top = QHBoxLayout()
+        top.addWidget(heading("Results on test rows the search never saw"), 1)
+        top.addWidget(self._make_report_button())
+        layout.addLayout(top)
         layout.addWidget(scroll, 1)
         state.project_changed.connect(self.reload)
 
@@ -537,3 +547,54 @@ class ResultsPage(Page):
                     item.setForeground(QBrush(QColor("#c62828")))
                 self.examples.setItem(r, c, item)
         self.examples.resizeColumnsToContents()
+
+    # -- the shareable report (engine/report.py, no TensorFlow: run on a pool thread) -----------
+    def _make_report_button(self) -> QPushButton:
+        self.report_button = QPushButton("Save report…")
+        self.report_button.setToolTip("One HTML file with these results, the data, the search "
+                                      "and the model card: opens offline, prints, can be shared.")
+        self.report_button.clicked.connect(self.save_report)
+        self._report_job: Job | None = None
+        return self.report_button
+
+    def save_report(self) -> None:
+        project = self.state.project
+        if project is None or self.evaluation is None:
+            dialogs.warn(self, "There are no results to report yet: the report can be saved once "
+                               "a search has finished and its best network has been measured.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save report", str(project.root /
+                                                                       "report.html"),
+                                              "HTML files (*.html)")
+        if not path or self._report_job is not None:
+            return
+        threshold = self.threshold if self._p is not None else None
+        costs = None if self.costs.isHidden() else {"false_approval": self.cost_fa.value(),
+                                                    "false_rejection": self.cost_fr.value()}
+        job = Job(lambda: write_report(project.root, path, threshold=threshold, costs=costs))
+        job.signals.done.connect(self._report_saved)
+        job.signals.failed.connect(self._report_failed)
+        self._report_job = job
+        self.report_button.setEnabled(False)
+        self.report_button.setText("Saving report…")
+        job.start()
+
+    def _report_done(self) -> None:
+        self._report_job = None
+        self.report_button.setEnabled(True)
+        self.report_button.setText("Save report…")
+
+    def _report_saved(self, result: dict[str, Any]) -> None:
+        self._report_done()
+        dialogs.info(self, f"The report was saved to:\n{result['output']}\n\nIt is one file "
+                           "that opens in any web browser, without a connection, and prints.")
+        self.report_finished.emit(True)
+
+    def _report_failed(self, exc: BaseException, tb: str) -> None:
+        self._report_done()
+        if isinstance(exc, UserError):
+            dialogs.warn(self, f"The report could not be saved. {exc}")
+        else:
+            dialogs.internal_error(self, f"The report could not be saved: {exc}", tb,
+                                   self.log_path())
+        self.report_finished.emit(False)
