@@ -38,6 +38,26 @@ TOP_TOWARDS, TOP_AGAINST = 3, 2
 TEXT_WIDTH = 520
 MAX_TEXT_CHARS = 600
 WRONG = "#c62828"
+MAX_HEIGHT = 720
+
+
+def describe(evaluation: EvaluationReport | None) -> str:
+    """The sentence above the example rows: which rows they are, and what the colours mean."""
+    examples = evaluation.examples if evaluation is not None else []
+    if not examples:
+        return "No example rows were stored with this evaluation."
+    if evaluation is not None and evaluation.task is TaskType.REGRESSION:
+        which = "The test rows the model predicted most closely, then those it missed most."
+    elif any("correct" in e for e in examples):
+        which = "A few test rows of each class, right and wrong, the most confident first."
+    else:       # an evaluation.json from before issue 14: the first test rows
+        which = "The first test rows."
+    if not any(e.get("words") for e in examples):
+        return which
+    return (f"{which} In the text, <span style='background-color:{TOWARDS}'>highlighted</span> "
+            "words pushed the model towards what it predicted, "
+            f"<span style='background-color:{AGAINST}'>these</span> pushed against it (each "
+            "word taken out in turn and the row scored again).")
 
 
 def highlight(text: str, towards: list[str], against: list[str]) -> str:
@@ -105,7 +125,6 @@ class ExamplesTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setItemDelegate(_HtmlDelegate(self))
         self.setWordWrap(True)
-        self.setMinimumHeight(320)
         self._examples: list[dict[str, Any]] = []
         self._evaluation: EvaluationReport | None = None
         self._threshold: float | None = None
@@ -219,6 +238,14 @@ class ExamplesTable(QTableWidget):
             else:
                 self.setColumnWidth(c, min(self.columnWidth(c), 220))
         self.resizeRowsToContents()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its rows (at most MAX_HEIGHT): no blank table under a few rows."""
+        rows = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        chrome = self.horizontalHeader().height() + 2 * self.frameWidth() \
+            + self.horizontalScrollBar().sizeHint().height()
+        self.setFixedHeight(min(MAX_HEIGHT, rows + chrome))
 
     def cell_html(self, row: int, column: str) -> str:
         """The HTML a text cell shows (for tests and screenshots' captions)."""

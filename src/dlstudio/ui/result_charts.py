@@ -171,7 +171,6 @@ class PerClassTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.verticalHeader().hide()
         self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.setMinimumHeight(120)
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
         self.setRowCount(len(rows))
@@ -185,6 +184,9 @@ class PerClassTable(QTableWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(r, c, item)
+        height = sum(self.rowHeight(r) for r in range(self.rowCount()))
+        self.setFixedHeight(min(400, height + self.horizontalHeader().height()
+                                + 2 * self.frameWidth()))
 
     def rows(self) -> list[list[str]]:
         """The table as shown, one list of cell texts per class."""

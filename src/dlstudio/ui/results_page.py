@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
-from dlstudio.ui.examples_table import AGAINST, TOWARDS, ExamplesTable
+from dlstudio.ui.examples_table import ExamplesTable
+from dlstudio.ui.examples_table import describe as describe_examples
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import PALETTE, make_plot, set_bars
@@ -158,11 +159,7 @@ class ResultsPage(Page):
         wl.addLayout(charts)
 
         self.examples = ExamplesTable()
-        self.examples_hint = hint(
-            "A few test rows of each class, right and wrong, the most confident first. In the "
-            f"text, <span style='background-color:{TOWARDS}'>highlighted</span> words pushed the "
-            f"model towards what it predicted, <span style='background-color:{AGAINST}'>these"
-            "</span> pushed against it (each word taken out in turn and the row scored again).")
+        self.examples_hint = hint("")
         self.examples_hint.setTextFormat(Qt.TextFormat.RichText)
 
         content = QWidget()
@@ -179,6 +176,7 @@ class ResultsPage(Page):
         grid.addWidget(self.examples_hint, 7, 0, 1, 2)
         grid.addWidget(self.examples, 8, 0, 1, 2)
         grid.setRowMinimumHeight(1, 230)
+        grid.setRowStretch(9, 1)        # spare height below the last row, not inside the tables
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
@@ -245,6 +243,8 @@ class ResultsPage(Page):
         self._show_per_class(evaluation)
         self.matrix_box.setVisible(task is not TaskType.REGRESSION)
         self.examples.set_examples(evaluation)
+        self.examples.setVisible(bool(evaluation.examples))
+        self.examples_hint.setText(describe_examples(evaluation))
         t = self.state.template
         costs = evaluation.costs
         self.costs.setVisible(binary and (t is None or t.name == "credit-scoring")
