@@ -469,7 +469,7 @@ def test_multiclass_shows_per_class_metrics_and_regression_its_plots(window):
 def test_the_mouse_wheel_over_a_result_chart_is_left_to_the_page(window, qtbot):
     """A result chart neither zooms nor keeps the wheel: Qt passes an ignored wheel event on to
     the parent, the page's scroll area. (Qt propagates only real, spontaneous wheel events, so
-    the scrolling itself was checked by hand under Xvfb with xdotool.)"""
+    the scrolling itself was checked under Xvfb with xdotool: the page moved, the charts not.)"""
     from PySide6.QtCore import QPoint, QPointF
     from PySide6.QtGui import QWheelEvent
     from PySide6.QtWidgets import QApplication

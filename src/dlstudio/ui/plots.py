@@ -36,14 +36,8 @@ class StaticPlot(pg.PlotWidget):
         super().__init__(**kwargs)
         self.setMouseEnabled(x=False, y=False)
 
-    def viewportEvent(self, event) -> bool:
-        if event.type() == pg.QtCore.QEvent.Type.Wheel:
-            event.ignore()      # not handled here: Qt passes it on to the page's scroll area
-            return False
-        return super().viewportEvent(event)
-
     def wheelEvent(self, event) -> None:
-        event.ignore()
+        event.ignore()          # not handled here: Qt passes it on to the page's scroll area
 
 
 def make_plot(title: str = "", left: str = "", bottom: str = "", *,
