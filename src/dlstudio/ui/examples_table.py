@@ -139,7 +139,8 @@ class ExamplesTable(QTableWidget):
     def set_threshold(self, threshold: float | None) -> None:
         """Two classes with a threshold: each row's prediction at this threshold."""
         self._threshold = threshold
-        self._fill()
+        if [self._decide(e) for e in self._examples] != self._shown:    # else nothing changed
+            self._fill()
 
     def shown(self) -> list[dict[str, Any]]:
         """What each row shows: "true", "predicted", "probability", "correct" and "towards" /

@@ -66,6 +66,7 @@ class TaskCharts(QWidget):
         self.plots = (self.roc_plot, self.pr_plot, self.fit_plot, self.residual_plot)
         for plot in self.plots:
             plot.setMinimumHeight(CHART_HEIGHT)
+            plot.setMaximumHeight(CHART_HEIGHT + 80)
         # What stands in a hidden chart's place: a sentence saying why there is nothing to show.
         self.note = QLabel()
         self.note.setWordWrap(True)
