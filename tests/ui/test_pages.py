@@ -395,6 +395,7 @@ def test_results_fit_the_task_and_the_examples_follow_the_threshold(window, qtbo
     # 'great but awful' scored 0.45 good: 'awful' drove it to bad, 'great' pushed against.
     assert shown[6]["towards"] == {"review": ["awful"]}
     assert shown[6]["against"] == {"review": ["great"]}
+    assert page.examples.item(6, 4).text() == shown[6]["drove"] == "awful (+0.350)"
     html = page.examples.cell_html(6, "review")
     assert html == ('<span style="background-color:#bbdefb;">great</span> but '
                     '<span style="background-color:#ffe082;font-weight:600;">awful</span>')

@@ -143,8 +143,9 @@ class ExamplesTable(QTableWidget):
             self._fill()
 
     def shown(self) -> list[dict[str, Any]]:
-        """What each row shows: "true", "predicted", "probability", "correct" and "towards" /
-        "against" {text column: [words highlighted]}."""
+        """What each row shows: "true", "predicted", "probability", "correct", "towards" /
+        "against" {text column: [words highlighted]} and "drove" (the towards words with their
+        effect on the probability of the prediction, as the "Words that drove it" cell)."""
         return [dict(r) for r in self._shown]
 
     # -- what a row says ----------------------------------------------------------------------
@@ -175,16 +176,17 @@ class ExamplesTable(QTableWidget):
         # Effects were measured on `words_for`'s output; with two classes the other class's
         # probability moves the opposite way.
         sign = 1.0 if str(e.get("words_for", e.get("predicted"))) == str(predicted) else -1.0
-        towards, against = {}, {}
+        towards, against, drove = {}, {}, []
         for column, words in (e.get("words") or {}).items():
             signed = [(str(w.get("word")), sign * float(w.get("effect") or 0.0)) for w in words]
-            towards[column] = [w for w, v in sorted(signed, key=lambda p: -p[1]) if v > 0][
-                :TOP_TOWARDS]
+            up = [(w, v) for w, v in sorted(signed, key=lambda p: -p[1]) if v > 0][:TOP_TOWARDS]
+            towards[column] = [w for w, _ in up]
             against[column] = [w for w, v in sorted(signed, key=lambda p: p[1]) if v < 0][
                 :TOP_AGAINST]
+            drove += [f"{w} (+{v:.3f})" for w, v in up]
         return {"true": e.get("true"), "predicted": predicted, "probability": probability,
                 "correct": None if regression else str(predicted) == str(e.get("true")),
-                "towards": towards, "against": against}
+                "towards": towards, "against": against, "drove": "; ".join(drove)}
 
     # -- the table ----------------------------------------------------------------------------
     def _fill(self) -> None:
@@ -214,8 +216,7 @@ class ExamplesTable(QTableWidget):
                     extra = [format_value(float(s["predicted"]) - float(s["true"]))]
                 except (TypeError, ValueError):
                     extra = [None]
-            drove = "; ".join(w for ws in s["towards"].values() for w in ws)
-            values = [s["true"], s["predicted"], *extra, *([drove] if has_words else [])]
+            values = [s["true"], s["predicted"], *extra, *([s["drove"]] if has_words else [])]
             row = e.get("row") or {}
             for c, v in enumerate(values):
                 item = QTableWidgetItem(format_value(v))
