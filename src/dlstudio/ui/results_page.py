@@ -114,11 +114,14 @@ class ResultsPage(Page):
         self.charts = TaskCharts()
         self.per_class = PerClassTable()
         self.per_class_box = QGroupBox("Each class on the test rows")
-        QVBoxLayout(self.per_class_box).addWidget(self.per_class)
+        pl = QVBoxLayout(self.per_class_box)
+        pl.addWidget(self.per_class)
+        pl.addStretch(1)
         self.importance_plot = make_plot("Which columns matter most",
                                          "", "drop in score when the column is shuffled",
                                          static=True)
         self.importance_plot.setMinimumHeight(240)
+        self.importance_plot.setMaximumHeight(420)
         # What stands in a hidden chart's place: a sentence saying why there is nothing to show.
         self.importance_note = self._note()
 
@@ -168,8 +171,11 @@ class ResultsPage(Page):
         grid.addWidget(self.metrics, 1, 0)
         grid.addWidget(self.matrix_box, 1, 1)
         grid.addWidget(self.charts, 2, 0, 1, 2)
-        grid.addWidget(self.per_class_box, 3, 0)
-        grid.addWidget(self._stack(self.importance_plot, self.importance_note), 3, 1)
+        # Side by side; the importance chart takes the row when there is no per-class table.
+        side = QHBoxLayout()
+        side.addWidget(self.per_class_box, 1)
+        side.addWidget(self._stack(self.importance_plot, self.importance_note), 1)
+        grid.addLayout(side, 3, 0, 1, 2)
         grid.addWidget(self.words_box, 4, 0, 1, 2)
         grid.addWidget(self.costs, 5, 0, 1, 2)
         grid.addWidget(QLabel("<b>Some test rows and what the model said</b>"), 6, 0, 1, 2)
