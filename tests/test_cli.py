@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dlstudio.engine.explain import tokens
 from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType
 from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, review_texts, run_cli
@@ -149,6 +150,27 @@ def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
     # A two-class text task (MULTICLASS with two labels) has a ROC curve too.
     assert report.task is TaskType.MULTICLASS and report.classes == ["negative", "positive"]
     assert report.roc is not None and len(report.roc["fpr"]) == len(report.roc["tpr"]) > 2
+    assert report.pr_curve is not None and len(report.pr_curve["recall"]) > 2
+    assert [c["class"] for c in report.per_class] == ["negative", "positive"]
+    assert sum(c["support"] for c in report.per_class) == len(report.test["y_true"])
+    # Example rows per class, right then wrong, most confident first, each with its own words
+    # that moved its predicted class: those that raised it (strongest first), then those that
+    # lowered it (strongest first). (Which words a two-trial model leans on row by row is its
+    # own business: explain's tests check the words on a scorer whose words are known.)
+    for cls in ("negative", "positive"):
+        rows = [e for e in report.examples if e["true"] == cls]
+        right = [e for e in rows if e["correct"]]
+        assert 1 <= len(right) <= 2 and rows[:len(right)] == right
+        for group in (right, rows[len(right):]):
+            assert [e["probability"] for e in group] == sorted(
+                (e["probability"] for e in group), reverse=True)
+        for e in rows:
+            assert e["words_for"] == e["predicted"] and (e["predicted"] == cls) == e["correct"]
+            effects = [w["effect"] for w in e["words"]["review"]]
+            up, down = [v for v in effects if v > 0], [v for v in effects if v < 0]
+            assert effects and effects == up + down
+            assert up == sorted(up, reverse=True) and down == sorted(down)
+            assert {w["word"] for w in e["words"]["review"]} <= set(tokens(e["row"]["review"]))
     pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
         .to_csv(tmp_path / "new.csv", index=False)
     r = cli("predict", "out", "new.csv", "--output", "pred.csv", "--explain")

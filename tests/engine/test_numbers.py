@@ -198,6 +198,15 @@ def test_a_regression_on_prices_in_millions_exports_a_verified_model(prices, sco
     assert set(card["metrics"]) == {"rmse", "mae", "r2"}
     evaluation = json.loads((root / "p" / "models" / "evaluation.json").read_text())
     assert evaluation["metrics"] == card["metrics"] and evaluation["roc"] is None
+    # The regression plots' points and the example rows: the closest predictions, then the
+    # furthest.
+    residuals = evaluation["residuals"]
+    np.testing.assert_allclose(residuals["actual"], evaluation["test"]["y_true"])
+    np.testing.assert_allclose(np.subtract(residuals["actual"], residuals["predicted"]),
+                               residuals["residual"])
+    errors = [abs(e["true"] - e["predicted"]) for e in evaluation["examples"]]
+    assert len(errors) == 6 and max(errors[:3]) <= min(errors[3:])
+    assert errors[3] == pytest.approx(max(np.abs(residuals["residual"])))
     assert card["data"]["rows"] == len(df) - 1             # the row with an infinite price
     assert card["verified"]["max_relative_difference"] <= 1e-5
     predicted = scored["new"]["prediction"]

@@ -133,6 +133,13 @@ def evaluation_reports(seed: int = 0) -> list[dict]:
              "predicted": classes[0] if classes else float(out[j]),
              "probability": float(rng.random()) if classes else None}
             for j in range(10)]
+        if i in (2, 3):          # text examples: words highlighted, following the threshold
+            for j, e in enumerate(report.examples):
+                e["row"]["review"] = f"the word{j} was word{j + 1}, really word{j + 2}."
+                e["scores"] = [float(v) for v in out[j]]
+                e["words_for"] = e["predicted"]
+                e["words"] = {"review": [{"word": f"word{j + k}", "effect": 0.1 - 0.07 * k}
+                                         for k in range(3)]}
         reports.append(report)
     return reports
 
@@ -195,8 +202,8 @@ def main(seconds: float) -> int:
                     results.cost_fa.setValue(rng.uniform(0.5, 10))   # moves the threshold too
             if now >= next_grab:
                 for widget in (training.loss_plot, training.metric_plot, training.best_plot,
-                               results.roc_plot, results.importance_plot,
-                               results.words_up, results.words_down):
+                               *results.charts.plots, results.importance_plot,
+                               results.words_up, results.words_down, results.examples):
                     widget.grab()
                 counts["grabs"] += 1
                 next_grab = now + GRAB_EVERY_S

@@ -20,6 +20,7 @@ from dlstudio.engine.threshold import best_cost_threshold
 
 MAX_CURVE_POINTS = 200
 MAX_STORED_TEST_ROWS = 20_000
+MAX_PLOT_POINTS = 2000
 
 
 def choose_threshold(y_true: np.ndarray, p_positive: np.ndarray, criterion: str,
@@ -149,21 +150,79 @@ def evaluate(task: TaskType, classes: list[str], y_test: np.ndarray, test_out: n
         return EvaluationReport(
             task=task, classes=classes, threshold=threshold,
             metrics=regression_metrics(y_test, pred),
+            residuals=residuals(np.asarray(y_test, dtype=float), pred),
             test={"y_true": [float(v) for v in y_test[:n]],
                   "scores": [float(v) for v in pred[:n]]})
     metrics, pred = classification_metrics(task, y_test, test_out, threshold)
-    roc = None
-    # Any two-class task has a ROC curve (a two-label sentiment task is MULTICLASS): of the
-    # positive class, which is column 1 (the second class) when the task names none.
+    roc = pr = None
+    # Any two-class task has ROC and precision-recall curves (a two-label sentiment task is
+    # MULTICLASS): of the positive class, which is column 1 (the second class) when the task
+    # names none.
     if len(classes) == 2 and len(np.unique(y_test)) == 2:
         fpr, tpr, thr = skm.roc_curve(y_test, test_out[:, 1])
         thr = np.clip(thr, 0.0, 1.0)
         fpr_l, tpr_l, thr_l = _thin(fpr, tpr, thr)
         roc = {"fpr": fpr_l, "tpr": tpr_l, "thresholds": thr_l}
+        precision, recall, thr = skm.precision_recall_curve(y_test, test_out[:, 1])
+        # scikit-learn's last point (recall 0, precision 1) has no threshold: above every score.
+        thr = np.clip(np.append(thr, 1.0), 0.0, 1.0)
+        recall_l, precision_l, thr_l = _thin(recall, precision, thr)
+        pr = {"recall": recall_l, "precision": precision_l, "thresholds": thr_l}
+    labels = list(range(len(classes)))
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        y_test, pred, labels=labels, zero_division=0)
+    per_class = [{"class": str(c), "precision": float(p), "recall": float(r), "f1": float(f),
+                  "support": int(s)}
+                 for c, p, r, f, s in zip(classes, precision, recall, f1, support, strict=True)]
     return EvaluationReport(
         task=task, classes=classes, threshold=threshold, metrics=metrics,
-        confusion_matrix=skm.confusion_matrix(
-            y_test, pred, labels=list(range(len(classes)))).tolist(),
-        roc=roc,
+        confusion_matrix=skm.confusion_matrix(y_test, pred, labels=labels).tolist(),
+        roc=roc, pr_curve=pr, per_class=per_class,
         test={"y_true": [classes[int(i)] for i in y_test[:n]],
               "scores": np.round(test_out[:n], 6).tolist()})
+
+
+def residuals(actual: np.ndarray, predicted: np.ndarray, seed: int = 0) -> dict[str, list[float]]:
+    """At most MAX_PLOT_POINTS test rows (a seeded sample, in row order) for the regression
+    plots: {"actual", "predicted", "residual"}, residual = actual - predicted."""
+    idx = np.arange(len(actual))
+    if len(idx) > MAX_PLOT_POINTS:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, MAX_PLOT_POINTS, replace=False))
+    a, p = np.asarray(actual, dtype=float)[idx], np.asarray(predicted, dtype=float)[idx]
+    return {"actual": [float(v) for v in a], "predicted": [float(v) for v in p],
+            "residual": [float(v) for v in a - p]}
+
+
+def decisions(task: TaskType, out: np.ndarray, threshold: float | None) -> np.ndarray:
+    """The predicted class index of each row: P(positive) >= threshold for binary, the most
+    probable class otherwise."""
+    if task is TaskType.BINARY:
+        return (out[:, 1] >= (0.5 if threshold is None else threshold)).astype(int)
+    return np.argmax(out, axis=1)
+
+
+def pick_examples(task: TaskType, y_true: np.ndarray, out: np.ndarray, threshold: float | None,
+                  *, per_kind: int = 2, max_rows: int = 24) -> list[int]:
+    """Test rows worth showing, as row indices.
+
+    Classification: for each true class in turn, its `per_kind` most confident right
+    predictions, then its `per_kind` most confident wrong ones (fewer per kind when there are
+    many classes, so at most `max_rows` in all, at least one per kind). Regression: the
+    `per_kind + 1` closest predictions, then the `per_kind + 1` furthest (furthest first).
+    """
+    if task is TaskType.REGRESSION:
+        error = np.abs(np.asarray(y_true, dtype=float) - np.asarray(out, dtype=float).reshape(-1))
+        k = min(per_kind + 1, len(error) // 2)
+        order = np.argsort(error, kind="stable")
+        return [int(i) for i in [*order[:k], *order[::-1][:k]]]
+    y = np.asarray(y_true).astype(int)
+    pred = decisions(task, out, threshold)
+    confidence = out[np.arange(len(pred)), pred]
+    k = max(1, min(per_kind, max_rows // (2 * out.shape[1])))
+    rows: list[int] = []
+    for c in range(out.shape[1]):
+        for right in (True, False):
+            mask = (y == c) & ((pred == c) == right)
+            idx = np.flatnonzero(mask)
+            rows += [int(i) for i in idx[np.argsort(-confidence[idx], kind="stable")][:k]]
+    return rows

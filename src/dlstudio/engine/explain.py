@@ -97,17 +97,17 @@ def word_importance(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.Dat
     return result, altered_total
 
 
-def row_words(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame,
-              text_columns: list[str], chosen: np.ndarray, *, top: int = 3,
-              max_words: int = 60) -> dict[str, list[str]]:
-    """{text column: one string per row}: the row's own words whose removal lowers the output
-    `chosen[row]` (the predicted class's probability, or the prediction) most, strongest first,
-    as "word (+0.123); ...". Each distinct word of a row (at most `max_words`) is taken out in
-    turn; all the altered rows are predicted in one call."""
+def row_word_effects(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame,
+                     text_columns: list[str], chosen: np.ndarray, *, max_words: int = 60,
+                     ) -> dict[str, list[list[tuple[str, float]]]]:
+    """{text column: one list per row of (word, effect)}, strongest first: each distinct word of
+    the row (at most `max_words`) is taken out in turn, and its effect is how much the output
+    `chosen[row]` (a class's probability, or the prediction) drops without it (> 0: the word
+    raised it). All the altered rows are predicted in one call."""
     frame = frame.reset_index(drop=True)
     chosen = np.asarray(chosen, dtype=int)
     base = np.asarray(predict(frame), dtype=float).reshape(len(frame), -1)
-    result: dict[str, list[str]] = {}
+    result: dict[str, list[list[tuple[str, float]]]] = {}
     for column in text_columns:
         rows: list[int] = []
         texts: list[str] = []
@@ -118,19 +118,28 @@ def row_words(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame
                 rows.append(i)
                 texts.append(" ".join(w for w in words if w != word))
                 removed.append(word)
-        explained = [""] * len(frame)
+        per_row: list[list[tuple[str, float]]] = [[] for _ in range(len(frame))]
         if rows:
             altered = frame.iloc[rows].reset_index(drop=True)
             altered[column] = texts
             out = np.asarray(predict(altered), dtype=float).reshape(len(altered), -1)
             idx = np.asarray(rows)
             effect = base[idx, chosen[idx]] - out[np.arange(len(idx)), chosen[idx]]
-            per_row: dict[int, list[tuple[float, str]]] = {}
             for i, e, w in zip(rows, effect, removed, strict=True):
-                if e > 0:
-                    per_row.setdefault(i, []).append((float(e), w))
-            for i, pairs in per_row.items():
-                pairs.sort(key=lambda p: -p[0])
-                explained[i] = "; ".join(f"{w} (+{e:.3f})" for e, w in pairs[:top])
-        result[column] = explained
+                per_row[i].append((w, float(e)))
+            for pairs in per_row:
+                pairs.sort(key=lambda p: -p[1])
+        result[column] = per_row
     return result
+
+
+def row_words(predict: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame,
+              text_columns: list[str], chosen: np.ndarray, *, top: int = 3,
+              max_words: int = 60) -> dict[str, list[str]]:
+    """{text column: one string per row}: the row's own words whose removal lowers the output
+    `chosen[row]` (the predicted class's probability, or the prediction) most, strongest first,
+    as "word (+0.123); ..." (see `row_word_effects`)."""
+    effects = row_word_effects(predict, frame, text_columns, chosen, max_words=max_words)
+    return {column: ["; ".join([f"{w} (+{e:.3f})" for w, e in pairs if e > 0][:top])
+                     for pairs in rows]
+            for column, rows in effects.items()}

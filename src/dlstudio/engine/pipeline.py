@@ -225,7 +225,8 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
         report.feature_importance = ev.feature_importance(
             predict_frame, test[columns].reset_index(drop=True), y["test"], task.type,
             seed=config.seed)
-    report.examples = _examples(test[columns], task, y["test"], test_out, threshold)
+    report.examples = examples(test[columns], task, y["test"], test_out, threshold,
+                               predict_frame)
     if task.text_columns:
         report.word_importance = explain_words(run, predict_frame, reporter)
     run.project.write_evaluation(report)
@@ -255,20 +256,45 @@ def explain_words(run: PreparedRun, predict_frame: Callable[[pd.DataFrame], np.n
     return words
 
 
-def _examples(test: pd.DataFrame, task, y_test: np.ndarray, test_out: np.ndarray,
-              threshold: float | None, n: int = 10) -> list[dict[str, Any]]:
-    """The first test rows with their true and predicted values, for the Results page."""
-    examples = []
-    for i in range(min(n, len(test))):
-        row = {c: _example_value(v) for c, v in test.iloc[i].items()}
+def examples(test: pd.DataFrame, task, y_test: np.ndarray, test_out: np.ndarray,
+             threshold: float | None, predict_frame: Callable[[pd.DataFrame], np.ndarray],
+             *, words_each_way: int = 5, max_words: int = 150) -> list[dict[str, Any]]:
+    """A few test rows per class, right and wrong, most confident first (`evaluate.
+    pick_examples`), with their true and predicted values and, for text columns, the row's
+    own words that moved its prediction most (`explain.row_word_effects`): at most
+    `words_each_way` that raised the predicted class's probability (or the prediction) and as
+    many that lowered it."""
+    from dlstudio.engine.evaluate import decisions, pick_examples
+    from dlstudio.engine.explain import row_word_effects
+
+    picked = pick_examples(task.type, y_test, test_out, threshold)
+    rows = test.iloc[picked].reset_index(drop=True)
+    if task.is_regression:
+        chosen = np.zeros(len(picked), dtype=int)
+    else:
+        chosen = decisions(task.type, test_out[picked], threshold)
+    effects = row_word_effects(predict_frame, rows, list(task.text_columns), chosen,
+                               max_words=max_words) if task.text_columns and picked else {}
+    out = []
+    for j, i in enumerate(picked):
+        example: dict[str, Any] = {"row": {c: _example_value(v) for c, v in rows.iloc[j].items()}}
         if task.is_regression:
-            examples.append({"row": row, "true": float(y_test[i]),
-                             "predicted": float(test_out[i]), "probability": None})
-            continue
-        k = int(test_out[i, 1] >= threshold) if task.is_binary else int(np.argmax(test_out[i]))
-        examples.append({"row": row, "true": task.classes[int(y_test[i])],
-                         "predicted": task.classes[k], "probability": float(test_out[i, k])})
-    return examples
+            example.update(true=float(y_test[i]), predicted=float(test_out[i]), probability=None,
+                           correct=None, scores=None, words_for=task.target)
+        else:
+            k = int(chosen[j])
+            example.update(true=task.classes[int(y_test[i])], predicted=task.classes[k],
+                           probability=float(test_out[i, k]), correct=bool(k == int(y_test[i])),
+                           scores=[round(float(v), 6) for v in test_out[i]],
+                           words_for=task.classes[k])
+        example["words"] = {}
+        for column, per_row in effects.items():
+            pairs = per_row[j]
+            kept = ([p for p in pairs if p[1] > 0][:words_each_way]
+                    + [p for p in reversed(pairs) if p[1] < 0][:words_each_way])
+            example["words"][column] = [{"word": w, "effect": round(e, 6)} for w, e in kept]
+        out.append(example)
+    return out
 
 
 def _example_value(v: Any) -> Any:

@@ -61,11 +61,27 @@ class EvaluationReport:
     costs: dict[str, float] | None = None   # {"false_approval": .., "false_rejection": ..}
     confusion_matrix: list[list[int]] | None = None   # rows: true class, columns: predicted
     roc: dict[str, list[float]] | None = None         # {"fpr", "tpr", "thresholds"}
+    # Two-class tasks: the precision-recall curve of the positive class (the second class when
+    # the task names none), {"recall", "precision", "thresholds"}, recall falling to 0.
+    pr_curve: dict[str, list[float]] | None = None
+    # Classification: one row per class at the engine's decisions, in `classes` order:
+    # {"class", "precision", "recall", "f1", "support"} (support: its test rows).
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    # Regression: at most evaluate.MAX_PLOT_POINTS test rows, {"actual", "predicted",
+    # "residual"} with residual = actual - predicted.
+    residuals: dict[str, list[float]] | None = None
     # Test rows (at most evaluate.MAX_STORED_TEST_ROWS): true labels or values, and the model's
     # scores ([K] probabilities per row, or the predicted value).
     test: dict[str, list] = field(default_factory=dict)
     feature_importance: list[dict[str, Any]] = field(default_factory=list)   # column, importance
-    examples: list[dict[str, Any]] = field(default_factory=list)   # row, true, predicted, prob.
+    # A few test rows per class, right and wrong, most confident first (regression: the closest
+    # and the furthest predictions); see `pipeline.examples`. Each: "row" {column: value},
+    # "true", "predicted", "probability" (of the predicted class; None for regression), and
+    # since issue 14 "correct" (bool; None for regression), "scores" ([K] probabilities, or
+    # None), "words_for" (the class, or the target, whose output the words' effects refer to)
+    # and "words" {text column: [{"word", "effect"}]}: the row's own words, strongest first,
+    # effect > 0 raised that output, < 0 lowered it.
+    examples: list[dict[str, Any]] = field(default_factory=list)
     # Text columns: {column: {class (regression: the target): [{"ngram", "effect", "texts"}]}},
     # the words that push the prediction towards the class most (effect > 0, strongest first),
     # then those that push it away most (effect < 0); see `engine/explain.py`.

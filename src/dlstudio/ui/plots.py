@@ -28,11 +28,25 @@ class CountAxis(pg.AxisItem):
         return [str(round(v)) for v in values]
 
 
+class StaticPlot(pg.PlotWidget):
+    """A chart to read, not to explore: no zoom, no pan, and the mouse wheel over it scrolls the
+    page that holds it instead of zooming the chart."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.setMouseEnabled(x=False, y=False)
+
+    def wheelEvent(self, event) -> None:
+        event.ignore()          # not handled here: Qt passes it on to the page's scroll area
+
+
 def make_plot(title: str = "", left: str = "", bottom: str = "", *,
-              legend: bool = False, counts_on_x: bool = False) -> pg.PlotWidget:
-    """A light plot; `counts_on_x` labels the x axis with whole numbers only."""
+              legend: bool = False, counts_on_x: bool = False,
+              static: bool = False) -> pg.PlotWidget:
+    """A light plot; `counts_on_x` labels the x axis with whole numbers only; `static` makes a
+    `StaticPlot` (result charts: no zoom or pan, the wheel scrolls the page)."""
     axes = {"bottom": CountAxis("bottom")} if counts_on_x else None
-    plot = pg.PlotWidget(axisItems=axes)
+    plot = (StaticPlot if static else pg.PlotWidget)(axisItems=axes)
     plot.setMenuEnabled(False)
     plot.showGrid(x=True, y=True, alpha=0.25)
     for side in ("left", "bottom"):
@@ -83,5 +97,27 @@ def set_bars(plot: pg.PlotWidget, labels: Sequence[str], values: Sequence[float]
         plot.getAxis("bottom").setTicks([[(i, short(str(lab)))
                                           for i, lab in enumerate(labels) if i % step == 0]])
     plot.addItem(item)
-    plot.autoRange()
+    # Explicit ranges: auto-range pads one bar (or equal bars) oddly.
+    n, top = len(values), max(0.0, *map(float, values)) or 1.0
+    low = min(0.0, *map(float, values))
+    along, across = (plot.setXRange, plot.setYRange) if horizontal else (plot.setYRange,
+                                                                          plot.setXRange)
+    along(low, top * 1.05, padding=0)
+    across(-0.6, n - 0.4, padding=0)
     return item
+
+
+def span(values: Sequence[float], pad: float = 0.05) -> tuple[float, float]:
+    """A range that shows `values` with a margin; one value (or equal values) gets a span around
+    it instead of pyqtgraph's degenerate one."""
+    lo, hi = float(min(values)), float(max(values))
+    margin = (hi - lo) * pad if hi > lo else max(abs(lo) * 0.1, 0.5)
+    return lo - margin, hi + margin
+
+
+def fit_range(plot: pg.PlotWidget, xs: Sequence[float], ys: Sequence[float]) -> None:
+    """Show exactly the points (with a margin), even a single one."""
+    if len(xs):
+        plot.setXRange(*span(xs), padding=0)
+    if len(ys):
+        plot.setYRange(*span(ys), padding=0)

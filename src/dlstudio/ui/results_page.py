@@ -33,10 +33,13 @@ from dlstudio.engine.report import write_report
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui import dialogs
+from dlstudio.ui.examples_table import ExamplesTable
+from dlstudio.ui.examples_table import describe as describe_examples
 from dlstudio.ui.jobs import Job
 from dlstudio.ui.models import format_value
 from dlstudio.ui.page import Page, heading, hint
-from dlstudio.ui.plots import PALETTE, make_plot, pen, set_bars
+from dlstudio.ui.plots import PALETTE, make_plot, set_bars
+from dlstudio.ui.result_charts import PerClassTable, TaskCharts
 
 SLIDER_STEPS = 1000
 TOP_WORDS = 15
@@ -114,18 +117,19 @@ class ResultsPage(Page):
         ml.addWidget(self.matrix)
         ml.addWidget(self.threshold_box)
 
-        self.roc_plot = make_plot("ROC curve", "true positive rate", "false positive rate")
-        self.roc_plot.setXRange(0, 1)
-        self.roc_plot.setYRange(0, 1)
-        self.roc_curve = self.roc_plot.plot([], [], pen=pen(0))
-        self.roc_plot.plot([0, 1], [0, 1], pen=pen(5, 1, dashed=True))
-        self.roc_point = self.roc_plot.plot([], [], pen=None, symbol="o", symbolSize=10,
-                                            symbolBrush="#e65100")
+        # ROC and precision-recall (two classes), or predicted-vs-actual and residuals.
+        self.charts = TaskCharts()
+        self.per_class = PerClassTable()
+        self.per_class_box = QGroupBox("Each class on the test rows")
+        pl = QVBoxLayout(self.per_class_box)
+        pl.addWidget(self.per_class)
+        pl.addStretch(1)
         self.importance_plot = make_plot("Which columns matter most",
-                                         "", "drop in score when the column is shuffled")
-        self.importance_plot.setMouseEnabled(x=False, y=False)
+                                         "", "drop in score when the column is shuffled",
+                                         static=True)
+        self.importance_plot.setMinimumHeight(240)
+        self.importance_plot.setMaximumHeight(420)
         # What stands in a hidden chart's place: a sentence saying why there is nothing to show.
-        self.roc_note = self._note()
         self.importance_note = self._note()
 
         self.words_box = QGroupBox("Which words matter most")
@@ -143,11 +147,11 @@ class ResultsPage(Page):
         wp.addWidget(self.word_class_label)
         wp.addWidget(self.word_class)
         wp.addStretch(1)
-        self.words_up = make_plot("", "", "average change in probability when the word is removed")
+        self.words_up = make_plot("", "", "average change in probability when the word is removed",
+                                  static=True)
         self.words_down = make_plot("", "", "average change in probability when the word is "
-                                    "removed")
+                                    "removed", static=True)
         for plot in (self.words_up, self.words_down):
-            plot.setMouseEnabled(x=False, y=False)
             plot.setMinimumHeight(260)
         self.words_up_note = self._note()
         self.words_down_note = self._note()
@@ -164,23 +168,28 @@ class ResultsPage(Page):
             charts.addLayout(col, 1)
         wl.addLayout(charts)
 
-        self.examples = QTableWidget(0, 0)
-        self._readonly(self.examples)
+        self.examples = ExamplesTable()
+        self.examples_hint = hint("")
+        self.examples_hint.setTextFormat(Qt.TextFormat.RichText)
 
         content = QWidget()
         grid = QGridLayout(content)
         grid.addWidget(self.summary, 0, 0, 1, 2)
         grid.addWidget(self.metrics, 1, 0)
-        grid.addWidget(self._stack(self.roc_plot, self.roc_note), 1, 1)
-        grid.addWidget(self.matrix_box, 2, 0)
-        grid.addWidget(self._stack(self.importance_plot, self.importance_note), 2, 1)
-        grid.addWidget(self.words_box, 3, 0, 1, 2)
-        grid.addWidget(self.costs, 4, 0, 1, 2)
-        grid.addWidget(QLabel("<b>Some test rows and what the model said</b>"), 5, 0, 1, 2)
-        grid.addWidget(self.examples, 6, 0, 1, 2)
+        grid.addWidget(self.matrix_box, 1, 1)
+        grid.addWidget(self.charts, 2, 0, 1, 2)
+        # Side by side; the importance chart takes the row when there is no per-class table.
+        side = QHBoxLayout()
+        side.addWidget(self.per_class_box, 1)
+        side.addWidget(self._stack(self.importance_plot, self.importance_note), 1)
+        grid.addLayout(side, 3, 0, 1, 2)
+        grid.addWidget(self.words_box, 4, 0, 1, 2)
+        grid.addWidget(self.costs, 5, 0, 1, 2)
+        grid.addWidget(QLabel("<b>Some test rows and what the model said</b>"), 6, 0, 1, 2)
+        grid.addWidget(self.examples_hint, 7, 0, 1, 2)
+        grid.addWidget(self.examples, 8, 0, 1, 2)
         grid.setRowMinimumHeight(1, 230)
-        grid.setRowMinimumHeight(2, 260)
-        grid.setRowMinimumHeight(6, 180)
+        grid.setRowStretch(9, 1)        # spare height below the last row, not inside the tables
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(content)
@@ -245,22 +254,13 @@ class ResultsPage(Page):
         test = evaluation.test
         self._y = np.array([str(v) for v in test.get("y_true", [])], dtype=object)
         binary = task is TaskType.BINARY and len(self._classes) == 2
-        two_classes = task is not TaskType.REGRESSION and len(self._classes) == 2
         self.threshold_box.setVisible(binary)
-        roc = evaluation.roc or {}
-        if task is TaskType.REGRESSION:
-            why_no_roc = None if test.get("scores") else "No test predictions were stored."
-        elif not two_classes:
-            why_no_roc = (f"No ROC curve: it compares two classes, and this task has "
-                          f"{len(self._classes)}. The confusion matrix shows how each class "
-                          "fares.")
-        elif not roc.get("fpr"):
-            why_no_roc = ("No ROC curve: the test rows hold only one of the two classes, so "
-                          "there is no true- and false-positive rate to draw.")
-        else:
-            why_no_roc = None
-        self._explain_absence(self.roc_plot, self.roc_note, why_no_roc)
+        self.charts.show_report(evaluation)
+        self._show_per_class(evaluation)
         self.matrix_box.setVisible(task is not TaskType.REGRESSION)
+        self.examples.set_examples(evaluation)
+        self.examples.setVisible(bool(evaluation.examples))
+        self.examples_hint.setText(describe_examples(evaluation))
         t = self.state.template
         costs = evaluation.costs
         self.costs.setVisible(binary and (t is None or t.name == "credit-scoring")
@@ -271,7 +271,6 @@ class ResultsPage(Page):
             scores = np.asarray(test.get("scores", []), dtype=float)
             pos = self._classes.index(self._positive)
             self._p = scores[:, pos] if scores.ndim == 2 else scores
-            self._draw_roc(roc, f"ROC curve ('{self._positive}' as positive)")
             threshold = evaluation.threshold
             self.set_threshold(0.5 if threshold is None else float(threshold))
             if costs is not None:
@@ -286,40 +285,19 @@ class ResultsPage(Page):
             self._p = None
             self.threshold = None
             self._show_matrix(evaluation.confusion_matrix or [])
-            self.roc_point.setData([], [])
-            if two_classes:
-                self._draw_roc(roc, f"ROC curve ('{self._classes[1]}' as positive)")
-            if task is TaskType.REGRESSION:
-                pred = [float(v) for v in test.get("scores", [])]
-                true = [float(v) for v in test.get("y_true", [])]
-                self.roc_plot.setTitle("Predicted vs true (test rows)", size="10pt")
-                self.roc_plot.setLabel("left", "predicted")
-                self.roc_plot.setLabel("bottom", "true")
-                self.roc_curve.setData(true, pred)
-                self.roc_curve.setPen(None)
-                self.roc_curve.setSymbol("o")
-                self.roc_curve.setSymbolSize(4)
-                if true:
-                    lo, hi = min(true + pred), max(true + pred)
-                    self.roc_point.setData([lo, hi], [lo, hi])
-                    self.roc_plot.enableAutoRange()
         self._show_importance(evaluation.feature_importance, evaluation)
         self._show_word_choices(evaluation)
-        self._show_examples(evaluation.examples)
         n = len(self._y)
         self.summary.setText(f"Measured on {n:,} test rows held back from the search. "
                              + (f"The model flags '{self._positive}' when its probability is at "
                                 "least the threshold below." if binary else ""))
 
-    def _draw_roc(self, roc: dict[str, list[float]], title: str) -> None:
-        self.roc_plot.setTitle(title, size="10pt")
-        self.roc_plot.setLabel("left", "true positive rate")
-        self.roc_plot.setLabel("bottom", "false positive rate")
-        self.roc_plot.setXRange(0, 1)
-        self.roc_plot.setYRange(0, 1)
-        self.roc_curve.setData(roc.get("fpr", []), roc.get("tpr", []))
-        self.roc_curve.setPen(pen(0))
-        self.roc_curve.setSymbol(None)
+    def _show_per_class(self, evaluation: EvaluationReport) -> None:
+        """Per-class precision, recall and F1 where the decisions are the most probable class
+        (a binary task's follow the threshold slider, in the metrics table)."""
+        rows = evaluation.per_class
+        self.per_class_box.setVisible(evaluation.task is TaskType.MULTICLASS and bool(rows))
+        self.per_class.set_rows(rows)
 
     # -- threshold ----------------------------------------------------------------------------
     def set_threshold(self, threshold: float) -> None:
@@ -372,7 +350,8 @@ class ResultsPage(Page):
             f"'{self._positive}' rows are caught (recall), {precision:.0%} of the rows flagged "
             f"'{self._positive}' really are (precision); {fp} '{self._negative}' rows are "
             f"wrongly flagged and {fn} '{self._positive}' rows are missed.")
-        self.roc_point.setData([fpr], [recall])
+        self.charts.mark_threshold(fpr, recall, precision if tp + fp else None)
+        self.examples.set_threshold(self.threshold)
         self._show_threshold_metrics(tp, fn, fp, tn)
         if not self.costs.isHidden():
             total = self.cost_fa.value() * fn + self.cost_fr.value() * fp
@@ -521,32 +500,6 @@ class ResultsPage(Page):
         bars = [(str(r.get("ngram")), sign * float(r.get("effect") or 0.0)) for r in rows]
         bars = sorted((b for b in bars if b[1] > 0), key=lambda b: -b[1])
         return bars[:TOP_WORDS]
-
-    def _show_examples(self, examples: list[dict[str, Any]]) -> None:
-        examples = examples[:20]
-        cols: list[str] = []
-        for e in examples:
-            for k in (e.get("row") or {}):
-                if k not in cols:
-                    cols.append(str(k))
-        has_p = any(e.get("probability") is not None for e in examples)
-        headers = ["True", "Predicted", *(["Probability"] if has_p else []), *cols]
-        self.examples.setColumnCount(len(headers))
-        self.examples.setHorizontalHeaderLabels(headers)
-        self.examples.setRowCount(len(examples))
-        for r, e in enumerate(examples):
-            values = [e.get("true"), e.get("predicted")]
-            if has_p:
-                p = e.get("probability")
-                values.append(None if p is None else f"{float(p):.3f}")
-            row = e.get("row") or {}
-            values += [row.get(c) for c in cols]
-            for c, v in enumerate(values):
-                item = QTableWidgetItem(format_value(v))
-                if c == 1 and str(e.get("true")) != str(e.get("predicted")):
-                    item.setForeground(QBrush(QColor("#c62828")))
-                self.examples.setItem(r, c, item)
-        self.examples.resizeColumnsToContents()
 
     # -- the shareable report (engine/report.py, no TensorFlow: run on a pool thread) -----------
     def _make_report_button(self) -> QPushButton:
