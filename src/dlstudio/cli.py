@@ -275,6 +275,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 # -- export / predict / demo -----------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from dlstudio.engine.formats import missing_packages_message, parse_formats
+    problem = missing_packages_message(parse_formats(args.format))   # before any slow import
+    if problem:
+        raise _UsageError(problem)
     from dlstudio.engine import pipeline
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
