@@ -45,6 +45,11 @@ ONNX_OPSET = 17
 UNSEEN_CATEGORY = "a value never seen in training"
 EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!!  tabs\tand\nnew lines... zzqx"
 # TextVectorization's "lower_and_strip_punctuation" (Keras's DEFAULT_STRIP_REGEX).
+CORE_NOTE = {
+    ONNX: "The network after its preprocessing layers (stock tf2onnx converts neither lookup "
+          "tables nor text operations), fed by preprocess.py, was run",
+    TFLITE: "The network after its preprocessing layers (TFLite's built-in operations lack the "
+            "text operations), fed by preprocess.py, was run"}
 STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
@@ -261,8 +266,9 @@ def _label_ties(expected: dict[str, np.ndarray], threshold: float | None) -> np.
 
 
 def compare(title: str, got: dict[str, list], expected: dict[str, np.ndarray],
-            threshold: float | None) -> tuple[float, bool | None]:
-    """(largest absolute difference, labels equal or None) of an artefact's outputs against the
+            threshold: float | None) -> tuple[float, float, bool | None]:
+    """(largest absolute difference, largest relative difference, labels equal or None) of an
+    artefact's outputs against the
     SavedModel's; raises RuntimeError, in plain words, when they differ beyond the tolerance
     `export.compare_outputs` applies to the SavedModel itself."""
     floor = ex.VERIFY_ATOL / ex.VERIFY_RTOL
@@ -285,7 +291,7 @@ def compare(title: str, got: dict[str, list], expected: dict[str, np.ndarray],
                            f"up to {100 * rel_diff:.2g}% of their size (at most "
                            f"{100 * ex.VERIFY_RTOL:.2g}% is allowed), so it was not written.")
     if "label" not in expected:
-        return abs_diff, None
+        return abs_diff, rel_diff, None
     want_labels = [str(x) for x in expected["label"]]
     got_labels = [str(x) for x in got.get("label", [])]
     if len(got_labels) != len(want_labels):
@@ -294,7 +300,7 @@ def compare(title: str, got: dict[str, list], expected: dict[str, np.ndarray],
     if any(g != w and not t for g, w, t in zip(got_labels, want_labels, ties, strict=True)):
         raise RuntimeError(f"The {title} file predicts different labels from the SavedModel, so "
                            "it was not written.")
-    return abs_diff, True
+    return abs_diff, rel_diff, True
 
 
 def verify_artifact(title: str, runtime: str, model_file: Path, bundle: Path | None,
@@ -316,12 +322,12 @@ def verify_artifact(title: str, runtime: str, model_file: Path, bundle: Path | N
             raise RuntimeError(f"The {title} file could not be run in its runtime:\n"
                                f"{proc.stderr[-4000:]}")
         got = json.loads(out.read_text())
-    diff_all, labels = compare(title, got["all"], expected, card.threshold)
-    diff_one, _ = compare(f"{title} (one row alone)", got["first"],
-                          {k: v[:1] for k, v in expected.items()}, card.threshold)
+    diff_all, rel_all, labels = compare(title, got["all"], expected, card.threshold)
+    diff_one, rel_one, _ = compare(f"{title} (one row alone)", got["first"],
+                                   {k: v[:1] for k, v in expected.items()}, card.threshold)
     rows = len(next(iter(sample.values())))
     return {"runtime": got["runtime"], "rows": rows, "max_difference": max(diff_all, diff_one),
-            "labels_equal": labels}
+            "relative": max(rel_all, rel_one), "labels_equal": labels}
 
 
 def _edge_kinds(specs: list[FeatureSpec]) -> tuple[int, str]:
@@ -344,7 +350,8 @@ def _note(how: str, record: dict[str, Any], specs: list[FeatureSpec]) -> str:
     same = "; the same labels" if record["labels_equal"] else ""
     return (f"{how} in a fresh process with {record['runtime']}, on {record['rows']} rows "
             f"({record['rows'] - edge} test rows and {edge} edge rows: {kinds}) and on one "
-            f"row alone; largest difference {record['max_difference']:.2g}{same}.")
+            f"row alone; largest difference {record['max_difference']:.2g} "
+            f"({record['relative']:.2g} relative to the output's size){same}.")
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -459,8 +466,7 @@ def artifact_writer(model: keras.Model, specs: list[FeatureSpec], card: ModelCar
                 ex.atomic_write_text(bundle / example, core_example(card, sample, fmt))
                 records.append(_record(fmt, [f"{CORE_DIR}/{name}", *shared,
                                              f"{CORE_DIR}/{example}"], result,
-                                       _note("The network core with preprocess.py was run",
-                                             result, specs)))
+                                       _note(CORE_NOTE[fmt], result, specs)))
         return records
 
     return write
@@ -470,13 +476,3 @@ def _record(fmt: str, files: list[str], result: dict[str, Any], note: str) -> di
     return {"format": fmt, "files": files, "runtime": result["runtime"], "verified": True,
             "rows": result["rows"], "max_difference": result["max_difference"],
             "labels_equal": result["labels_equal"], "note": note}
-
-
-def formats_note(formats: list[str], specs: list[FeatureSpec]) -> str | None:
-    """Why a format asked for is written as a core bundle rather than a whole model."""
-    if TFLITE in formats and any(s.role is Role.TEXT for s in specs):
-        return ("The model reads text, whose operations TensorFlow Lite's built-in set lacks: "
-                f"the TFLite file is the network core ({CORE_DIR}/core.tflite), fed by "
-                f"{CORE_DIR}/preprocess.py.")
-    return None
-

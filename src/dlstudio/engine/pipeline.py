@@ -346,7 +346,8 @@ def export_project(project: Project, export_dir: str | Path, model=None,
              if formats != [SAVEDMODEL] else None)
     result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra)
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
-                                                       "curl_example", "python_example")})
+                                                       "curl_example", "python_example",
+                                                       "artifacts")})
     return result
 
 
