@@ -203,3 +203,38 @@ def test_edge_rows_cover_missing_infinite_empty_and_unseen_values():
     assert np.isnan(x[0]) and x[1] == np.inf and x[2] == -np.inf and (x[3:] == 1.5).all()
     assert list(rows["c"][2:, 0]) == ["a", "a", "a", "", UNSEEN_CATEGORY]
     assert list(rows["t"][2:, 0]) == ["hi there"] * 3 + ["", EDGE_TEXT]
+
+
+def test_the_split_follows_the_graph_not_layer_names(table_project):
+    """The model's layers called again on new inputs (as an ensemble built from several
+    searched networks would call them) split at the calls in that graph; a model that holds a
+    whole model as one layer is refused in a sentence."""
+    from dlstudio.engine import deploy
+    from dlstudio.engine.pipeline import load_best_model
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.tf import keras
+
+    model = load_best_model(Project.open(table_project))
+    inputs = {t.name: keras.Input(shape=(1,), dtype=t.dtype, name=f"{t.name}_again")
+              for t in model.inputs}
+    made: dict[int, object] = {}
+
+    def again(t):        # the same layers, called once more on `inputs`
+        if id(t) not in made:
+            op, index = t._keras_history.operation, t._keras_history.node_index
+            if isinstance(op, keras.layers.InputLayer):
+                made[id(t)] = inputs[op.name]
+            else:
+                args = [again(u) for u in op._inbound_nodes[index].input_tensors]
+                made[id(t)] = op(args if len(args) > 1 else args[0])
+        return made[id(t)]
+
+    flat = keras.Model(inputs, again(model.outputs[0]))
+    core, steps = deploy.split_model(flat)
+    assert [s["kind"] for s in steps] == ["numeric", "lookup"]
+    assert steps[0]["columns"] == ["Income_again", "Age_again"]
+    assert steps[1]["column"] == "Home_again"
+    assert len(core.inputs) == 2
+
+    with pytest.raises(deploy.SplitError, match="whole models as layers"):
+        deploy.split_model(keras.Model(inputs, model(inputs)))

@@ -87,36 +87,58 @@ def with_edge_rows(sample: dict[str, np.ndarray], specs: list[FeatureSpec]
 
 # -- the split: preprocessing layers and the core -------------------------------------------------
 
-def _single_node(layer) -> Any:
-    if len(layer._inbound_nodes) != 1:
-        raise SplitError(f"The layer '{layer.name}' is used more than once in the model, so its "
-                         "preprocessing cannot be written out for other runtimes.")
-    return layer._inbound_nodes[0]
-
-
-def _raw_columns(layer) -> list[str]:
-    """The model inputs (raw columns) that `layer` reads, directly or through a Concatenate of
-    inputs."""
+def _raw_columns(layer, node) -> list[str]:
+    """The model inputs (raw columns) that `layer`, called at `node`, reads: directly or
+    through a Concatenate of inputs."""
     columns = []
-    for t in _single_node(layer).input_tensors:
-        op = t._keras_history.operation
-        if isinstance(op, keras.layers.InputLayer):
-            columns.append(op.name)
-        elif isinstance(op, keras.layers.Concatenate) and all(
-                isinstance(u._keras_history.operation, keras.layers.InputLayer)
-                for u in _single_node(op).input_tensors):
-            columns += [u._keras_history.operation.name for u in _single_node(op).input_tensors]
-        else:
+    for t in node.input_tensors:
+        op, index = t._keras_history.operation, t._keras_history.node_index
+        sources = ([t] if isinstance(op, keras.layers.InputLayer) else
+                   op._inbound_nodes[index].input_tensors
+                   if isinstance(op, keras.layers.Concatenate) else [])
+        if not sources or not all(isinstance(u._keras_history.operation, keras.layers.InputLayer)
+                                  for u in sources):
             raise SplitError(f"The preprocessing layer '{layer.name}' does not read the raw "
                              "columns directly, so it cannot be written out for other runtimes.")
+        columns += [u._keras_history.operation.name for u in sources]
     return columns
+
+
+ENCODERS = (NumericEncoder, keras.layers.TextVectorization, keras.layers.StringLookup)
+
+
+def _encoders(model: keras.Model) -> list[tuple[Any, Any, Any]]:
+    """(layer, node, output tensor) of every preprocessing layer call in the model's graph,
+    found by walking back from the outputs, in the order of `model.layers`. Raises SplitError
+    when a path from an output reaches a raw input without passing one."""
+    found: dict[int, tuple[Any, Any, Any]] = {}
+    seen: set[int] = set()
+    stack = list(model.outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        op, index = t._keras_history.operation, t._keras_history.node_index
+        node = op._inbound_nodes[index]
+        if isinstance(op, ENCODERS):
+            found[id(t)] = (op, node, t)
+        elif isinstance(op, keras.layers.InputLayer):
+            raise SplitError("Part of the model reads the raw columns without going through "
+                             "its preprocessing layers (it may hold whole models as layers), so "
+                             "it cannot be split for other runtimes.")
+        else:
+            stack.extend(node.input_tensors)
+    order = {id(layer): i for i, layer in enumerate(model.layers)}
+    return sorted(found.values(),
+                  key=lambda e: (order.get(id(e[0]), len(order)), e[0]._inbound_nodes.index(e[1])))
 
 
 def _shape(tensor) -> list[int | None]:
     return [None, *(int(d) for d in tensor.shape[1:])]
 
 
-def _vocabulary_step(layer, kind: str) -> dict[str, Any]:
+def _vocabulary_step(layer, tensor, kind: str) -> dict[str, Any]:
     lookup = layer._lookup_layer if kind == "text" else layer
     config = layer.get_config()
     mode = config["output_mode"]
@@ -126,7 +148,7 @@ def _vocabulary_step(layer, kind: str) -> dict[str, Any]:
             or lookup.num_oov_indices != 1 or getattr(lookup, "invert", False)):
         raise SplitError(f"The layer '{layer.name}' uses settings that preprocess.py does not "
                          "reproduce.")
-    step = {"name": layer.name, "shape": _shape(layer.output), "dtype": layer.output.dtype,
+    step = {"shape": _shape(tensor), "dtype": tensor.dtype,
             "mode": mode, "vocabulary": vocabulary,
             "oov_index": vocabulary.index(str(lookup.oov_token)),
             "mask_index": (vocabulary.index(str(lookup.mask_token))
@@ -138,7 +160,7 @@ def _vocabulary_step(layer, kind: str) -> dict[str, Any]:
     return step
 
 
-def _text_step(layer) -> dict[str, Any]:
+def _text_step(layer, node, tensor) -> dict[str, Any]:
     config = layer.get_config()
     standardize, split, ngrams = config["standardize"], config["split"], config["ngrams"]
     if standardize not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation") \
@@ -147,8 +169,8 @@ def _text_step(layer) -> dict[str, Any]:
                          "way preprocess.py does not reproduce.")
     widths = ([1] if ngrams is None else list(range(1, ngrams + 1)) if isinstance(ngrams, int)
               else [int(n) for n in ngrams])
-    return {**_vocabulary_step(layer, "text"), "kind": "text",
-            "column": _raw_columns(layer)[0],
+    return {**_vocabulary_step(layer, tensor, "text"), "kind": "text",
+            "column": _raw_columns(layer, node)[0],
             "lowercase": standardize in ("lower", "lower_and_strip_punctuation"),
             "strip_regex": (STRIP_PUNCTUATION if standardize in (
                 "strip_punctuation", "lower_and_strip_punctuation") else None),
@@ -159,27 +181,27 @@ def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
     """The network after its preprocessing layers (a Keras model whose inputs are the outputs
     of those layers) and one step per preprocessing layer for `preprocess.py`. Raises
     SplitError when some part of the model reads raw columns any other way."""
-    steps = []
-    encoders = []
-    for layer in model.layers:
-        if isinstance(layer, NumericEncoder):
-            steps.append({"kind": "numeric", "name": layer.name, "columns": _raw_columns(layer),
-                          "fill": layer.fill, "mean": layer.mean, "std": layer.std,
-                          "shape": _shape(layer.output), "dtype": "float32"})
-        elif isinstance(layer, keras.layers.TextVectorization):
-            steps.append(_text_step(layer))
-        elif isinstance(layer, keras.layers.StringLookup):
-            columns = _raw_columns(layer)
-            steps.append({**_vocabulary_step(layer, "lookup"), "kind": "lookup",
-                          "column": columns[0]})
-        else:
-            continue
-        encoders.append(layer)
+    encoders = _encoders(model)
     if not encoders:
-        raise SplitError("The model has no preprocessing layers DL Studio knows (it may hold "
-                         "whole models as layers), so it cannot be split for other runtimes.")
+        raise SplitError("The model has no preprocessing layers DL Studio knows, so it cannot "
+                         "be split for other runtimes.")
+    steps = []
+    for layer, node, tensor in encoders:
+        if isinstance(layer, NumericEncoder):
+            step = {"kind": "numeric", "columns": _raw_columns(layer, node), "fill": layer.fill,
+                    "mean": layer.mean, "std": layer.std, "shape": _shape(tensor),
+                    "dtype": "float32"}
+        elif isinstance(layer, keras.layers.TextVectorization):
+            step = _text_step(layer, node, tensor)
+        else:
+            step = {**_vocabulary_step(layer, tensor, "lookup"), "kind": "lookup",
+                    "column": _raw_columns(layer, node)[0]}
+        name, n = layer.name, 2
+        while name in {s["name"] for s in steps}:      # one layer called in several places
+            name, n = f"{layer.name}_{n}", n + 1
+        steps.append({"name": name, **step})
     try:
-        core = keras.Model([layer.output for layer in encoders], model.outputs,
+        core = keras.Model([tensor for _, _, tensor in encoders], model.outputs,
                            name="dlstudio_core")
     except ValueError as exc:
         raise SplitError("Part of the model reads the raw columns without going through its "
