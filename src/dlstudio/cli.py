@@ -4,7 +4,7 @@
     dlstudio inspect DATA [--json]
     dlstudio run DATA --template NAME [options] [--json]
     dlstudio resume PROJECT [--export DIR] [--json]
-    dlstudio export PROJECT DIR
+    dlstudio export PROJECT DIR [--format savedmodel,tflite,onnx]
     dlstudio predict EXPORT_DIR DATA --output FILE.csv
     dlstudio report PROJECT [--output FILE.html]
     dlstudio demo --screenshots DIR
@@ -276,12 +276,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
 # -- export / predict / demo -----------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from dlstudio.engine.formats import missing_packages_message, parse_formats
+    problem = missing_packages_message(parse_formats(args.format))   # before any slow import
+    if problem:
+        raise _UsageError(problem)
     from dlstudio.engine import pipeline
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
     with _quiet_stderr(project.root / "logs" / "worker.log"):
-        result = pipeline.export_project(project, args.export_dir)
+        result = pipeline.export_project(project, args.export_dir, formats=args.format)
     print(f"Exported (verified in a fresh process) to {result['export_dir']}")
+    for a in result["artifacts"][1:]:
+        print(f"  {a['format']}: {', '.join(a['files'])} ({a['runtime']}, {a['rows']} rows, "
+              f"largest difference {a['max_difference']:.2g})")
     return EXIT_OK
 
 
@@ -363,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="export a project's best model as a SavedModel")
     s.add_argument("project")
     s.add_argument("export_dir")
+    s.add_argument("--format", default="savedmodel", metavar="FORMATS",
+                   help="comma-separated: savedmodel (always written), tflite, onnx; "
+                        'tflite and onnx need pip install "dlstudio[deploy]"')
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("predict", help="score a data file with an exported model")

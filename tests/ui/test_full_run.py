@@ -68,10 +68,13 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
     ep = window.export_page
     assert window.current_page() is ep
     ep.folder.setText(str(tmp_path / "export"))
+    ep.format_boxes["onnx"].setChecked(True)
     done = wait_for(qtbot, ep.export_done, ep.export_button.click, 600)
     assert done.type == "task_finished", getattr(done, "message", done)
     assert (tmp_path / "export" / "saved_model.pb").is_file()
+    assert (tmp_path / "export" / "core" / "core.onnx").is_file()
     assert "Inputs" in ep.signature.text() and ep.python.text() and ep.curl.text()
+    assert "ONNX: core/core.onnx" in ep.files.text() and "onnxruntime" in ep.files.text()
 
     rows = pd.read_csv(window.state.data_path).drop(columns=["Status"]).head(25)
     src = tmp_path / "new.csv"

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,22 @@ def serving_examples(card: ModelCard, example: dict[str, list]) -> tuple[str, st
     return curl, python
 
 
+def keras_example(card: ModelCard, example: dict[str, list]) -> str:
+    """A Python snippet that uses the SavedModel as a layer of a Keras 3 model."""
+    args = []
+    for s in card.inputs:
+        value = example[s.input][0][0]
+        if s.dtype == "float32":
+            literal = "np.nan" if value is None else repr(float(value))
+            args.append(f"    {s.input!r}: np.array([[{literal}]], dtype=np.float32),")
+        else:
+            args.append(f"    {s.input!r}: np.array([[{str(value)!r}]], dtype=object),")
+    return ("import keras\nimport numpy as np\n\n"
+            'layer = keras.layers.TFSMLayer("PATH/TO/EXPORT", call_endpoint="serving_default")\n'
+            "outputs = layer({\n" + "\n".join(args) + "\n})\n"
+            "print({k: np.asarray(v) for k, v in outputs.items()})\n")
+
+
 def model_card_markdown(card: ModelCard) -> str:
     lines = [f"# Model card: {card.name}", "",
              f"Made with DL Studio {card.versions['dlstudio']} on {card.created}, "
@@ -147,6 +164,15 @@ def model_card_markdown(card: ModelCard) -> str:
     for k, v in card.hyperparameters.items():
         if not k.startswith("tuner/"):
             lines.append(f"- {k}: {v}")
+    if card.artifacts:
+        lines += ["", "## Files and how each was checked", "",
+                  "| format | files | runtime | rows | largest difference | labels equal |",
+                  "|---|---|---|---|---|---|"]
+        for a in card.artifacts:
+            same = {True: "yes", False: "no", None: "-"}[a.get("labels_equal")]
+            lines.append(f"| {a['format']} | {', '.join(f'`{f}`' for f in a['files'])} | "
+                         f"{a['runtime']} | {a['rows']} | {a['max_difference']:.2g} | {same} |")
+        lines += [""] + [f"- {a['format']}: {a['note']}" for a in card.artifacts]
     lines += ["", "## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in card.versions.items()]
     lines += ["", "## Limits", "",
@@ -205,6 +231,13 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g}%"
 
 
+def run_verifier(args: list[str]) -> subprocess.CompletedProcess:
+    """`python -m dlstudio.engine.verify ARGS` in a fresh process: the one way the engine starts
+    another Python (to check an export away from the memory of the process that made it)."""
+    return subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", *args],
+                          capture_output=True, text=True, timeout=600)
+
+
 def verify_in_fresh_process(export_dir: Path, card: ModelCard, inputs: dict[str, list],
                             expected: dict[str, np.ndarray]) -> dict[str, float]:
     """Reload the SavedModel in a new Python process and compare its outputs (see
@@ -212,18 +245,25 @@ def verify_in_fresh_process(export_dir: Path, card: ModelCard, inputs: dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
         inp.write_text(json.dumps({"specs": card.to_dict()["inputs"], "inputs": inputs}))
-        proc = subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", str(export_dir),
-                               str(inp), str(out)], capture_output=True, text=True, timeout=600)
+        proc = run_verifier([str(export_dir), str(inp), str(out)])
         if proc.returncode != 0:
             raise RuntimeError(f"The exported model could not be reloaded:\n{proc.stderr[-4000:]}")
         got = json.loads(out.read_text())
     return compare_outputs(got, expected)
 
 
+# Writes more artefacts into the staging folder once the SavedModel there is verified:
+# (folder, sample inputs, the SavedModel's outputs on them) -> one record per artefact.
+ExtraArtifacts = Callable[[Path, dict[str, np.ndarray], dict[str, np.ndarray]],
+                          list[dict[str, Any]]]
+
+
 def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
-                 sample: dict[str, np.ndarray], export_dir: str | Path) -> dict[str, Any]:
+                 sample: dict[str, np.ndarray], export_dir: str | Path,
+                 extra: ExtraArtifacts | None = None) -> dict[str, Any]:
     """Export, write the model card and examples, verify in a fresh process, then move the
-    result into `export_dir` (replacing an earlier export there). Returns a summary."""
+    result into `export_dir` (replacing an earlier export there). `extra` adds other formats
+    (`engine/deploy.py`), each verified before anything is moved. Returns a summary."""
     export_dir = Path(export_dir).resolve()
     _prepare_target(export_dir)
     card = replace(card, versions=versions())
@@ -243,7 +283,11 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
             expected["label"] = np.array([x.decode() for x in expected["label"]])
         sample_json = _jsonable_inputs(sample)
         diff = verify_in_fresh_process(staging, card, sample_json, expected)
-        card = replace(card, verified={"rows": len(next(iter(sample.values()))), **diff})
+        rows = len(next(iter(sample.values())))
+        artifacts = [savedmodel_record(staging, rows, diff, card)]
+        if extra is not None:
+            artifacts += extra(staging, sample, expected)
+        card = replace(card, verified={"rows": rows, **diff}, artifacts=artifacts)
         example = {k: v[:1] for k, v in sample_json.items()}
         curl, python = serving_examples(card, example)
         atomic_write_json(staging / "model_card.json", card.to_dict())
@@ -253,6 +297,7 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
                            "instances": [{k: v[0] for k, v in example.items()}]})
         atomic_write_text(staging / "serving_example.sh", curl)
         atomic_write_text(staging / "serving_example.py", python)
+        atomic_write_text(staging / "serving_example_keras.py", keras_example(card, example))
         if export_dir.exists():
             old = export_dir.with_name(f".{export_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -273,7 +318,21 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
         "python_example": python,
         "verified_max_abs_difference": diff["max_abs_difference"],
         "verified_max_relative_difference": diff["max_relative_difference"],
+        "artifacts": card.artifacts,
     }
+
+
+def savedmodel_record(folder: Path, rows: int, diff: dict[str, float],
+                      card: ModelCard) -> dict[str, Any]:
+    """The model card's `artifacts` entry of the SavedModel (checked by
+    `verify_in_fresh_process`, which fails on any label that differs)."""
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    files += [f"serving_example.{x}" for x in ("json", "sh", "py")] + ["serving_example_keras.py"]
+    return {"format": "savedmodel", "files": files, "runtime": f"tensorflow {tf.__version__}",
+            "verified": True, "rows": rows, "max_difference": diff["max_abs_difference"],
+            "labels_equal": None if card.task is TaskType.REGRESSION else True,
+            "note": (f"Reloaded with tf.saved_model.load in a fresh process and run on {rows} "
+                     f"rows; largest difference {diff['max_abs_difference']:.2g}.")}
 
 
 def signature_summary(card: ModelCard) -> dict[str, Any]:

@@ -346,8 +346,17 @@ def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
 
 
 def export_project(project: Project, export_dir: str | Path, model=None,
-                   run: PreparedRun | None = None) -> dict[str, Any]:
-    """Export the project's best model with its card; verified in a fresh process."""
+                   run: PreparedRun | None = None,
+                   formats: str | list[str] | None = None) -> dict[str, Any]:
+    """Export the project's best model with its card; verified in a fresh process. `formats`
+    adds TFLite and ONNX files (`engine/deploy.py`), each verified in its own runtime."""
+    from dlstudio.engine.formats import SAVEDMODEL, missing_packages_message, parse_formats
+
+    formats = parse_formats(formats)
+    problem = missing_packages_message(formats)
+    if problem:
+        raise ConfigError(problem)
+    from dlstudio.engine import deploy
     from dlstudio.engine import export as ex
 
     if model is None:
@@ -356,10 +365,15 @@ def export_project(project: Project, export_dir: str | Path, model=None,
     if evaluation is None:
         raise ConfigError(f"The project '{project.root}' has not been evaluated yet.")
     run = run or PreparedRun.load(project)
-    sample = to_arrays(run.parts["test"].head(EXPORT_SAMPLE_ROWS), run.specs)
-    result = ex.export_model(model, run.specs, model_card(run, evaluation), sample, export_dir)
+    sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(EXPORT_SAMPLE_ROWS),
+                                             run.specs), run.specs)
+    card = model_card(run, evaluation)
+    extra = (deploy.artifact_writer(model, run.specs, card, formats)
+             if formats != [SAVEDMODEL] else None)
+    result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra)
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
-                                                       "curl_example", "python_example")})
+                                                       "curl_example", "python_example",
+                                                       "artifacts")})
     return result
 
 

@@ -126,6 +126,9 @@ class ModelCard:
     data: dict[str, Any]                    # source, rows, columns, train/validation/test, seed
     versions: dict[str, str]
     verified: dict[str, Any] | None = None  # rows compared after reloading, largest difference
+    # One per file set written (SavedModel, TFLite, ONNX): format, files (relative paths),
+    # runtime, verified, rows, max_difference, labels_equal (None for regression), note.
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = 1
 
     def to_dict(self) -> dict[str, Any]:

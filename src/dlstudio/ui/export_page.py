@@ -1,4 +1,5 @@
-"""Step 7: export the best model as a SavedModel, show how to call it, score a new file."""
+"""Step 7: export the best model (a SavedModel, and TFLite or ONNX if asked), show how to call
+it, score a new file."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -21,12 +23,24 @@ from PySide6.QtWidgets import (
 
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
+from dlstudio.engine.formats import ONNX, SAVEDMODEL, TFLITE, TITLES, missing_packages_message
 from dlstudio.engine.project import export_folder_problem
 from dlstudio.ui import dialogs
 from dlstudio.ui.data_page import FILE_FILTER
 from dlstudio.ui.page import CopyableText, Page, heading, hint
 from dlstudio.workers.bridge import WorkerBridge
 from dlstudio.workers.process import WorkerTask
+
+
+def format_artifacts(artifacts: list[dict[str, Any]]) -> str:
+    """What the export wrote, per format, and how each file set was checked."""
+    lines = []
+    for a in artifacts:
+        lines.append(f"{TITLES.get(a.get('format'), a.get('format'))}: "
+                     f"{', '.join(a.get('files') or [])}")
+        lines.append(f"  {a.get('note', '')}")
+        lines.append("")
+    return "\n".join(lines).strip()
 
 
 def format_signature(signature: dict[str, Any]) -> str:
@@ -66,6 +80,13 @@ class ExportPage(Page):
         self.status = QLabel("The export checks that the saved model gives the same answers as "
                              "the trained one; it takes a little while.")
         self.status.setWordWrap(True)
+        self.format_boxes = {TFLITE: QCheckBox("TensorFlow Lite (phones, small devices)"),
+                             ONNX: QCheckBox("ONNX (onnxruntime and other runtimes)")}
+        formats_row = QHBoxLayout()
+        formats_row.addWidget(QLabel("Also write:"))
+        for box in self.format_boxes.values():
+            formats_row.addWidget(box)
+        formats_row.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(QLabel("Export to:"))
         row.addWidget(self.folder, 1)
@@ -76,12 +97,14 @@ class ExportPage(Page):
         self.signature = CopyableText("Serving signature")
         self.curl = CopyableText("Call it over HTTP (TensorFlow Serving)")
         self.python = CopyableText("Call it from Python")
+        self.files = CopyableText("Files written, and how each was checked")
         self.card_label = QLabel()
         self.card_label.setWordWrap(True)
         tabs = QTabWidget()
         tabs.addTab(self.signature, "Signature")
         tabs.addTab(self.python, "Python")
         tabs.addTab(self.curl, "curl")
+        tabs.addTab(self.files, "Files")
         self.tabs = tabs
 
         self.input_file = QLineEdit()
@@ -115,8 +138,11 @@ class ExportPage(Page):
         layout.addWidget(heading("Use your model"))
         layout.addWidget(hint("The exported model is a TensorFlow SavedModel: it takes the raw "
                               "columns (or raw text) and returns predictions, so it can be "
-                              "served with TensorFlow Serving or loaded from Python."))
+                              "served with TensorFlow Serving or loaded from Python. "
+                              "TensorFlow Lite and ONNX files are checked the same way, each "
+                              "in its own runtime."))
         layout.addLayout(row)
+        layout.addLayout(formats_row)
         layout.addWidget(self.status)
         layout.addWidget(self.card_label)
         layout.addWidget(tabs, 1)
@@ -208,12 +234,18 @@ class ExportPage(Page):
         if problem:
             dialogs.warn(self, problem)
             return
+        formats = [SAVEDMODEL, *(f for f, box in self.format_boxes.items() if box.isChecked())]
+        problem = missing_packages_message(formats)
+        if problem:
+            dialogs.warn(self, problem)
+            return
         try:
             self.state.save_decision()     # the threshold chosen on the Results page
         except (OSError, UserError) as exc:
             dialogs.warn(self, f"The chosen threshold could not be saved in the project: {exc}")
             return
-        if self._start(WorkerTask.EXPORT, {"project": str(p.root), "export_dir": str(target)}):
+        if self._start(WorkerTask.EXPORT, {"project": str(p.root), "export_dir": str(target),
+                                           "formats": formats}):
             self.status.setText("Exporting and checking the model…")
 
     def predict(self) -> None:
@@ -263,6 +295,7 @@ class ExportPage(Page):
         self.signature.set_text(format_signature(result.get("signature") or {}))
         self.curl.set_text(str(result.get("curl_example", "")))
         self.python.set_text(str(result.get("python_example", "")))
+        self.files.set_text(format_artifacts(result.get("artifacts") or []))
         card = result.get("model_card")
         self.card_label.setText(f"Model card: {card}" if card else "")
         self._update_buttons()

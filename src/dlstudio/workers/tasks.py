@@ -61,7 +61,8 @@ def run_task(task: WorkerTask, payload: dict[str, Any], reporter: QueueReporter)
         case WorkerTask.EXPORT:
             project = Project.open(payload["project"])
             redirect_output(project.root / "logs" / "worker.log")
-            result = pipeline.export_project(project, payload["export_dir"])
+            result = pipeline.export_project(project, payload["export_dir"],
+                                             formats=payload.get("formats"))
             reporter.report(TaskFinished(task=str(task), result=result))
         case WorkerTask.PREDICT:
             result = pipeline.predict_file(payload["export_dir"], payload["data"],

@@ -1,0 +1,240 @@
+"""TFLite and ONNX exports, each checked in its own runtime: one tiny table model (numbers with
+NaN, categories) and one tiny text model, trained for real once per module and exported to
+every format; a real disagreement (a wrong preprocessing spec) must stop an export."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlstudio.engine.records import ModelCard
+from studio_data import credit_frame, review_texts, run_cli
+
+TINY = ("--max-trials", "1", "--max-epochs", "2", "--seed", "1")
+ALL = "savedmodel,tflite,onnx"
+
+
+@pytest.fixture(scope="module")
+def table_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("deploy-table")
+    credit_frame().to_csv(root / "credit.csv", index=False)
+    r = run_cli("run", "credit.csv", "--template", "credit-scoring", *TINY, "--project", "proj",
+                cwd=root)
+    assert r.code == 0, r.stderr
+    return root / "proj"
+
+
+@pytest.fixture(scope="module")
+def text_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("deploy-text")
+    texts, labels = review_texts(240)
+    pd.DataFrame({"review": texts, "sentiment": labels}).to_csv(root / "reviews.csv",
+                                                                index=False)
+    r = run_cli("run", "reviews.csv", "--template", "sentiment", "--text-column", "review",
+                "--target", "sentiment", *TINY, "--project", "proj", cwd=root)
+    assert r.code == 0, r.stderr
+    return root / "proj"
+
+
+@pytest.fixture(scope="module")
+def table_export(table_project) -> tuple[Path, dict]:
+    from dlstudio.engine import pipeline
+    from dlstudio.engine.project import Project
+    out = table_project.parent / "out"
+    result = pipeline.export_project(Project.open(table_project), out, formats=ALL)
+    return out, result
+
+
+def _check_records(card: dict, out: Path, formats: list[str], edge_rows: int) -> dict:
+    """Each artefact verified in its runtime on the test rows plus the edge rows, within the
+    SavedModel's tolerance, with the same labels; its files written."""
+    from dlstudio.engine.project import Project
+    test_rows = min(200, Project.open(out.parent / "proj").split_sizes["test"])
+    records = {a["format"]: a for a in card["artifacts"]}
+    assert [a["format"] for a in card["artifacts"]] == formats
+    for fmt, a in records.items():
+        assert a["verified"] is True, a
+        assert a["labels_equal"] is True, a          # both tasks are classifications
+        assert 0 <= a["max_difference"] <= 1e-5, a
+        assert a["rows"] == test_rows + edge_rows, a
+        for f in a["files"]:
+            assert (out / f.rstrip("/")).exists(), (fmt, f)
+        assert a["note"].endswith("."), a
+    assert records["savedmodel"]["runtime"].startswith("tensorflow 2.")
+    return records
+
+
+def test_a_table_model_exports_to_every_format_each_verified_in_its_runtime(table_export):
+    out, result = table_export
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["artifacts"] == result["artifacts"]
+    records = _check_records(card, out, ["savedmodel", "tflite", "onnx"], edge_rows=5)
+    # No text column: TFLite holds the whole model (lookup tables included), ONNX the core.
+    assert records["tflite"]["files"][0] == "model.tflite"
+    assert records["tflite"]["runtime"].startswith("ai-edge-litert ")
+    assert records["onnx"]["runtime"].startswith("onnxruntime ")
+    assert "core/preprocess.py" in records["onnx"]["files"]
+    assert "5 edge rows" in records["onnx"]["note"]
+    assert "| onnx |" in (out / "model_card.md").read_text()
+    assert ModelCard.from_dict(card).artifacts == card["artifacts"]
+
+    # The examples run as written, without TensorFlow, and give the same label.
+    labels = []
+    for script in ("serving_example_tflite.py", "core/serving_example_onnx.py"):
+        p = subprocess.run([sys.executable, "-X", "importtime", script], cwd=out,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        imported = {line.split("|")[-1].strip().split(".")[0]
+                    for line in p.stderr.splitlines() if "|" in line}
+        assert "numpy" in imported and "tensorflow" not in imported
+        labels.append(re.findall(r"'(bad|good)'", p.stdout))
+    assert labels[0] == labels[1] and len(labels[0]) == 1, labels
+
+
+def test_a_text_model_exports_a_core_with_numpy_preprocessing_for_each_runtime(text_project):
+    root = text_project.parent
+    from dlstudio.engine import pipeline
+    from dlstudio.engine.project import Project
+    result = pipeline.export_project(Project.open(text_project), root / "out", formats=ALL)
+    out = root / "out"
+    records = _check_records(result, out, ["savedmodel", "tflite", "onnx"], edge_rows=2)
+    # TextVectorization has no built-in TFLite operations: TFLite is a core too.
+    assert not (out / "model.tflite").exists()
+    assert records["tflite"]["files"][0] == "core/core.tflite"
+    assert records["onnx"]["files"][0] == "core/core.onnx"
+    spec = json.loads((out / "core" / "preprocessing.json").read_text())
+    assert [s["kind"] for s in spec["steps"]] == ["text"]
+    assert spec["steps"][0]["column"] == "review" and spec["steps"][0]["lowercase"] is True
+    # preprocess.py needs nothing but NumPy.
+    source = (out / "core" / "preprocess.py").read_text()
+    imports = {line.split()[1].split(".")[0] for line in source.splitlines()
+               if line.startswith(("import ", "from "))}
+    assert imports <= {"__future__", "json", "re", "pathlib", "typing", "numpy"}, imports
+
+
+def _spec_edits():
+    def shifted_means(spec):     # as a careless hand edit, or a wrong reading of the layer
+        step = next(s for s in spec["steps"] if s["kind"] == "numeric")
+        step["mean"] = [m + 2 * sd for m, sd in zip(step["mean"], step["std"], strict=True)]
+
+    def swapped_categories(spec):
+        step = next(s for s in spec["steps"] if s["kind"] == "lookup")
+        v = step["vocabulary"]
+        v[1], v[2], v[3] = v[3], v[1], v[2]
+
+    return [shifted_means, swapped_categories]
+
+
+def test_an_artefact_whose_runtime_disagrees_is_refused(table_export, tmp_path):
+    """The exported ONNX bundle, checked again against the SavedModel the way the export checks
+    it, passes; with a wrong preprocessing spec it really disagrees, and is refused."""
+    from dlstudio.engine import deploy
+    from dlstudio.engine.features import to_arrays
+    from dlstudio.engine.prepare import PreparedRun
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.tf import tf
+
+    out, _ = table_export
+    run = PreparedRun.load(Project.open(out.parent / "proj"))
+    sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(200), run.specs), run.specs)
+    serve = tf.saved_model.load(str(out)).signatures["serving_default"]
+    expected = {k: v.numpy() for k, v in serve(**{k: tf.constant(v) for k, v in
+                                                  sample.items()}).items()}
+    expected["label"] = np.array([x.decode() for x in expected["label"]])
+    card = ModelCard.from_dict(json.loads((out / "model_card.json").read_text()))
+
+    def check(bundle: Path) -> dict:
+        return deploy.verify_artifact("ONNX", "onnx", bundle / "core.onnx", bundle, sample,
+                                      expected, card, run.specs)
+
+    assert check(out / "core")["max_difference"] <= 1e-5
+    for edit in _spec_edits():
+        bundle = tmp_path / edit.__name__
+        shutil.copytree(out / "core", bundle)
+        spec = json.loads((bundle / "preprocessing.json").read_text())
+        edit(spec)
+        (bundle / "preprocessing.json").write_text(json.dumps(spec))
+        with pytest.raises(RuntimeError, match=r"ONNX file (gives outputs that differ|predicts)"):
+            check(bundle)
+
+
+def test_missing_packages_and_unknown_formats_get_a_plain_message(table_project):
+    root = table_project.parent
+    block = ("import sys; sys.modules['onnxruntime'] = None; from dlstudio.cli import main; "
+             "sys.exit(main(sys.argv[1:]))")
+    p = subprocess.run([sys.executable, "-c", block, "export", "proj", "x", "--format", "onnx"],
+                       cwd=root, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert "onnxruntime" in p.stderr and 'pip install "dlstudio[deploy]"' in p.stderr
+    assert "Traceback" not in p.stderr
+    r = run_cli("export", "proj", "x", "--format", "onnx,coreml", cwd=root)
+    assert r.code == 2 and "'coreml'" in r.stderr and "Traceback" not in r.stderr
+    assert not (root / "x").exists()
+
+
+def test_an_old_model_card_without_artifacts_still_loads(table_project):
+    card = {"name": "m", "created": "", "template": {}, "task": "binary", "target": "t",
+            "classes": ["a", "b"], "positive_class": "b", "threshold": 0.5,
+            "threshold_rule": None, "inputs": [], "outputs": {}, "metrics": {},
+            "hyperparameters": {}, "data": {}, "versions": {}}
+    assert ModelCard.from_dict(card).artifacts == []
+
+
+def test_edge_rows_cover_missing_infinite_empty_and_unseen_values():
+    from dlstudio.engine.deploy import EDGE_TEXT, UNSEEN_CATEGORY, with_edge_rows
+    from dlstudio.engine.features import FeatureSpec
+    from dlstudio.engine.schema import Role
+    specs = [FeatureSpec("x", "x", Role.NUMERIC, "float32"),
+             FeatureSpec("c", "c", Role.CATEGORICAL, "string"),
+             FeatureSpec("t", "t", Role.TEXT, "string")]
+    sample = {"x": np.array([[1.5], [2.0]], dtype=np.float32),
+              "c": np.array([["a"], ["b"]], dtype=object),
+              "t": np.array([["hi there"], ["yo"]], dtype=object)}
+    rows = with_edge_rows(sample, specs)
+    x = rows["x"][2:, 0]
+    assert np.isnan(x[0]) and x[1] == np.inf and x[2] == -np.inf and (x[3:] == 1.5).all()
+    assert list(rows["c"][2:, 0]) == ["a", "a", "a", "", UNSEEN_CATEGORY]
+    assert list(rows["t"][2:, 0]) == ["hi there"] * 3 + ["", EDGE_TEXT]
+
+
+def test_the_split_follows_the_graph_not_layer_names(table_project):
+    """The model's layers called again on new inputs (as an ensemble built from several
+    searched networks would call them) split at the calls in that graph; a model that holds a
+    whole model as one layer is refused in a sentence."""
+    from dlstudio.engine import deploy
+    from dlstudio.engine.pipeline import load_best_model
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.tf import keras
+
+    model = load_best_model(Project.open(table_project))
+    inputs = {t.name: keras.Input(shape=(1,), dtype=t.dtype, name=f"{t.name}_again")
+              for t in model.inputs}
+    made: dict[int, object] = {}
+
+    def again(t):        # the same layers, called once more on `inputs`
+        if id(t) not in made:
+            op, index = t._keras_history.operation, t._keras_history.node_index
+            if isinstance(op, keras.layers.InputLayer):
+                made[id(t)] = inputs[op.name]
+            else:
+                args = [again(u) for u in op._inbound_nodes[index].input_tensors]
+                made[id(t)] = op(args if len(args) > 1 else args[0])
+        return made[id(t)]
+
+    flat = keras.Model(inputs, again(model.outputs[0]))
+    core, steps = deploy.split_model(flat)
+    assert [s["kind"] for s in steps] == ["numeric", "lookup"]
+    assert steps[0]["columns"] == ["Income_again", "Age_again"]
+    assert steps[1]["column"] == "Home_again"
+    assert len(core.inputs) == 2
+
+    with pytest.raises(deploy.SplitError, match="whole models as layers"):
+        deploy.split_model(keras.Model(inputs, model(inputs)))
