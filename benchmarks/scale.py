@@ -100,8 +100,9 @@ def table_file(rows: int, seed: int, workdir: Path) -> Path:
 
 # --------------------------------------------------------------------------- memory
 
-def _tree_rss(root: int) -> int:
-    """Resident set (bytes) of a process and all its descendants, from /proc."""
+def _tree_rss(root: int) -> tuple[int, int]:
+    """Resident set (bytes) of a process and all its descendants, from /proc, and the largest
+    resident set of one process among them (the worker, during a run)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -115,23 +116,44 @@ def _tree_rss(root: int) -> int:
             children.setdefault(ppid, []).append(pid)
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [root]
+    total, largest, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
         todo.extend(children.get(pid, []))
-    return total
+    return total, largest
 
 
 class PeakMemory(threading.Thread):
+    """Polls the process tree every 0.2 s: its peak, and per phase (`phase`, set by the reader of
+    the events) the peak of the tree and of its largest process."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.done = pid, 0, threading.Event()
+        self.phase = "start + read + prepare"
+        self.by_phase: dict[str, dict[str, int]] = {}
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid))
+            tree, largest = _tree_rss(self.pid)
+            self.peak = max(self.peak, tree)
+            seen = self.by_phase.setdefault(self.phase, {"tree": 0, "process": 0})
+            seen["tree"] = max(seen["tree"], tree)
+            seen["process"] = max(seen["process"], largest)
             self.done.wait(0.2)
+
+
+def frame_memory_mb(path: Path) -> float:
+    """The table's size in memory as DL Studio reads it (``df.memory_usage(deep=True)``)."""
+    from dlstudio.engine.data import load_data
+
+    return round(float(load_data(path).memory_usage(deep=True).sum()) / 2**20, 1)
+
+
+PHASE_OF_EVENT = {"search_started": "search", "trial_ended": "search wrap-up",
+                  "search_finished": "exit"}
 
 
 # --------------------------------------------------------------------------- DL Studio
@@ -175,6 +197,10 @@ def run_dlstudio(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
                     continue
                 if isinstance(event, dict) and "type" in event:
                     events.append(event)
+                    if event["type"] == "phase_started":
+                        memory.phase = str(event.get("phase"))
+                    elif event["type"] in PHASE_OF_EVENT:
+                        memory.phase = PHASE_OF_EVENT[event["type"]]
                     if event["type"] in ("epoch_ended", "phase_started", "phase_progress"):
                         print(f"  {event['type']} {event.get('phase') or ''} "
                               f"{event.get('epoch') or event.get('step') or ''} "
@@ -193,6 +219,8 @@ def run_dlstudio(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
         "command": " ".join(cmd), "returncode": proc.returncode,
         "end_to_end_s": round(end - start, 2),
         "peak_rss_tree_mb": round(memory.peak / 2**20),
+        "peak_rss_by_phase_mb": {phase: {k: round(v / 2**20) for k, v in peaks.items()}
+                                 for phase, peaks in memory.by_phase.items()},
         "maxrss_children_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     }
@@ -351,7 +379,8 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{rows} rows] {data} ({data.stat().st_size / 2**20:.0f} MB, "
           f"{time.perf_counter() - t:.0f} s to make)", file=sys.stderr, flush=True)
     work = Path(tempfile.mkdtemp(prefix=f"scale-{rows}-", dir=args.workdir))
-    out: dict[str, Any] = {"rows": rows, "csv_mb": round(data.stat().st_size / 2**20, 1)}
+    out: dict[str, Any] = {"rows": rows, "csv_mb": round(data.stat().st_size / 2**20, 1),
+                           "frame_mb": frame_memory_mb(data)}
     out["dlstudio"] = run_dlstudio(data, work, args)
     if not args.skip_baselines:
         print(f"[{rows} rows] HistGradientBoosting", file=sys.stderr, flush=True)
@@ -402,6 +431,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
             ("test AUC", f"{ds.get('metrics', {}).get('auc', float('nan')):.4f}"),
             ("peak memory (process tree / maxrss)",
              f"{ds['peak_rss_tree_mb']} MB / {ds['maxrss_children_mb']} MB"),
+            ("DataFrame in memory (deep)", f"{r['frame_mb']} MB"),
+            *((f"peak in {phase} (largest process / tree)",
+               f"{m['process']} MB ({m['process'] / r['frame_mb']:.1f}x frame) / {m['tree']} MB")
+              for phase, m in ds.get("peak_rss_by_phase_mb", {}).items()),
             ("training rows/s (last search epoch)", f"{p.get('train_rows_per_s') or 0:,.0f}"),
         ]
         mlp, hgb = r.get("mlp", {}), r.get("hgb", {})
