@@ -34,6 +34,7 @@ from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import make_plot, set_bars
 
 TEXT_COLUMN_WIDTH = 360
+READ_CHUNK_ROWS = 100_000     # a CSV is parsed in parts this size (see load_data)
 ROLE_LABELS = {
     Role.NUMERIC: "number",
     Role.CATEGORICAL: "category",
@@ -57,7 +58,7 @@ def profile_key(column: str, role: Role | None) -> tuple[str, str | None]:
 def read_table(path: str) -> tuple[pd.DataFrame, Schema, Profiles]:
     """Runs on a pool thread: read the file, infer its schema and profile every column with its
     inferred role, so that nothing the size of the table is computed on the GUI thread."""
-    df = load_data(path)
+    df = load_data(path, chunk_rows=READ_CHUNK_ROWS)
     schema = infer_schema(df)
     profiles = {profile_key(c.name, c.role): profile_column(df[c.name], c.role)
                 for c in schema.columns}
