@@ -355,12 +355,64 @@ HGB_SCRIPT = textwrap.dedent("""
 """)
 
 
+# DL Studio's data preparation alone (no TensorFlow), in a fresh process: pandas' own read of
+# the file, then each step of engine.prepare.prepare timed, and the process's peak memory.
+PREPARE_SCRIPT = textwrap.dedent("""
+    import json, resource, sys, tempfile, time
+    import pandas as pd
+    from dlstudio.engine import prepare as P
+    from dlstudio.engine.config import RunConfig
+    from dlstudio.engine.data import load_data
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.reporter import ListReporter
+    from dlstudio.engine.templates import get_template
+
+    path, target, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    def mb():
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    base = mb()
+    t = time.perf_counter(); frame = pd.read_csv(path); pandas_read = time.perf_counter() - t
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    del frame
+    steps = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = RunConfig(project=tmp + "/p", data=path, template="credit-scoring",
+                           target=target, seed=seed, max_trials=1, max_epochs=1)
+        project = Project.create(tmp + "/p", config)
+        t0 = t = time.perf_counter()
+        df = load_data(path); steps["read"] = time.perf_counter() - t; t = time.perf_counter()
+        schema, task = P.resolve_task(df, config, get_template(config.template))
+        steps["schema + task"] = time.perf_counter() - t; t = time.perf_counter()
+        parts = P.split_rows(df[[c.name for c in schema.columns]], task.target, task.type, seed)
+        steps["split"] = time.perf_counter() - t; t = time.perf_counter()
+        project.set_task(schema, task)
+        project.save_split(parts)
+        steps["write split"] = time.perf_counter() - t; t = time.perf_counter()
+        del df, parts
+        P.release_memory() if hasattr(P, "release_memory") else None
+        run = P.PreparedRun.load(project)
+        steps["read split back"] = time.perf_counter() - t
+        total = time.perf_counter() - t0
+        # The whole function too, as the worker calls it (steps above are its parts).
+        project2 = Project.create(tmp + "/q", RunConfig(**{**config.to_dict(),
+                                                           "project": tmp + "/q"}))
+        t = time.perf_counter(); P.prepare(project2, ListReporter())
+        prepare_s = time.perf_counter() - t
+    print(json.dumps({"pandas_read_s": round(pandas_read, 2), "frame_mb": round(frame_mb, 1),
+                      "steps_s": {k: round(v, 2) for k, v in steps.items()},
+                      "steps_total_s": round(total, 2), "prepare_s": round(prepare_s, 2),
+                      "prepare_vs_pandas_read": round(prepare_s / pandas_read, 2),
+                      "peak_rss_mb": mb(), "rss_before_mb": base}))
+""")
+
+
 def run_script(script: str, *argv: str, timeout: float,
-               threads: int | None = None) -> dict[str, Any]:
+               threads: int | None = None, src: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or ROOT / "src"),
+                                                      env.get("PYTHONPATH")]))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True,
                           text=True, env=env, timeout=timeout, check=False)
@@ -381,6 +433,9 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"scale-{rows}-", dir=args.workdir))
     out: dict[str, Any] = {"rows": rows, "csv_mb": round(data.stat().st_size / 2**20, 1),
                            "frame_mb": frame_memory_mb(data)}
+    print(f"[{rows} rows] data preparation alone", file=sys.stderr, flush=True)
+    out["prepare"] = run_script(PREPARE_SCRIPT, str(data), TARGET, str(args.seed),
+                                timeout=args.timeout, src=args.src)
     out["dlstudio"] = run_dlstudio(data, work, args)
     if not args.skip_baselines:
         print(f"[{rows} rows] HistGradientBoosting", file=sys.stderr, flush=True)
@@ -416,7 +471,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print("DL Studio failed:", ds["error"][-800:])
             continue
         hp = ds.get("hyperparameters", {})
+        prep = r.get("prepare", {})
         lines = [
+            ("pandas read_csv alone", f"{prep.get('pandas_read_s')} s"),
+            ("prepare (read, schema, split, write, read back)",
+             f"{prep.get('prepare_s')} s = {prep.get('prepare_vs_pandas_read')}x pandas' read "
+             f"(target <= 2); steps {prep.get('steps_s')}; peak {prep.get('peak_rss_mb')} MB"
+             if "prepare_s" in prep else str(prep.get("error", ""))[-300:]),
             ("batch size / learning rate", f"{hp.get('batch_size')} / "
                                            f"{hp.get('learning_rate', 0):.2g}"),
             ("start + read + prepare", f"{p['start_read_prepare_s']} s"),
