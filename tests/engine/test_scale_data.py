@@ -10,7 +10,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from dlstudio.engine.data import load_data
-from dlstudio.engine.data.values import _nunique
+from dlstudio.engine.data.values import _infinite_mask, _nunique
 from dlstudio.engine.features import category_strings
 from dlstudio.engine.prepare import TEST_FRACTION, VALIDATION_FRACTION, split_rows
 from dlstudio.engine.templates import TaskType
@@ -94,3 +94,9 @@ def test_a_csv_read_in_parts_is_the_table_one_read_gives(tmp_path):
         parts = load_data(path, chunk_rows=rows)
         pd.testing.assert_frame_equal(parts, whole)
     assert str(whole["count"].dtype) == "float64" and whole["code"].iloc[0] == "0"
+
+
+def test_infinite_values_in_text_are_still_found_without_parsing_every_value():
+    assert _infinite_mask(pd.Series(["1", "-Infinity", "inf", None, "x"], dtype="str")).tolist() \
+        == [False, True, True, False, False]
+    assert not _infinite_mask(pd.Series(["yes", "no", None] * 100, dtype="str")).any()

@@ -38,6 +38,8 @@ def _infinite_mask(s: pd.Series) -> np.ndarray:
     none = np.zeros(len(s), dtype=bool)
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_complex_dtype(s):
         return none
+    if pd.api.types.is_string_dtype(s) and not s.str.contains("inf", case=False).any():
+        return none     # text without "inf" anywhere: no need to parse every value as a number
     try:
         if not pd.api.types.is_numeric_dtype(s):
             s = pd.to_numeric(s, errors="coerce")
