@@ -100,3 +100,33 @@ def test_infinite_values_in_text_are_still_found_without_parsing_every_value():
     assert _infinite_mask(pd.Series(["1", "-Infinity", "inf", None, "x"], dtype="str")).tolist() \
         == [False, True, True, False, False]
     assert not _infinite_mask(pd.Series(["yes", "no", None] * 100, dtype="str")).any()
+
+
+def _strings_one_per_row(series: pd.Series) -> list[str]:
+    """category_strings as it was: str() of every value, "" for missing, whole floats as ints."""
+    if pd.api.types.is_float_dtype(series):
+        whole = series.dropna()
+        if len(whole) and (whole == whole.round()).all():
+            series = series.astype("Int64")
+    return [str(v) for v in series.astype(object).where(series.notna(), "")]
+
+
+@pytest.mark.parametrize("series", [
+    pd.Series(["b", "a", None, "b", "é"], dtype="str"),
+    pd.Series(["b", "a", None], dtype=object),
+    pd.Series([1.0, 2.0, np.nan, 3.0]),
+    pd.Series([1, 2, 3, 2**40, -3]),
+    pd.Series([1.5, -0.0, 0.0, np.nan]),
+    pd.Series([1, "a", 1.0, True], dtype=object),
+    pd.Series([None, None], dtype="str"),
+    pd.Series([1, None], dtype="Int64"),
+    pd.Series(["x", "y", None], dtype="category"),
+])
+def test_category_strings_are_the_strings_of_each_value(series):
+    out = category_strings(series)
+    assert out.dtype == object and out.tolist() == _strings_one_per_row(series)
+
+
+def test_rows_of_a_category_share_one_string_per_value():
+    out = category_strings(pd.Series(["north", "south", None] * 1000, dtype="str"))
+    assert len({id(v) for v in out}) == 3

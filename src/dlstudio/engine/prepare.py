@@ -173,5 +173,8 @@ def release_memory() -> None:
 def encode_target(values: pd.Series, task: Task) -> np.ndarray:
     if task.is_regression:
         return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float32)
-    index = {c: i for i, c in enumerate(task.classes)}
-    return np.array([index[v] for v in category_strings(values)], dtype=np.int32)
+    labels = category_strings(values)
+    codes = pd.Index(task.classes).get_indexer(labels)
+    if (codes < 0).any():
+        raise KeyError(labels[np.argmax(codes < 0)])     # a class the task does not know
+    return codes.astype(np.int32)
