@@ -147,13 +147,15 @@ def prepare(project: Project, reporter: Reporter) -> PreparedRun:
         reporter.report(Log(level="warning", message=warning))
     project.set_task(schema, task)
     parts = split_rows(df[[c.name for c in schema.columns]], task.target, task.type, config.seed)
+    rows = len(df)
+    del df      # the parts hold every row the run uses
     project.save_split(parts)
     reporter.report(Log(level="info", message=(
-        f"{len(df)} rows: {len(parts['train'])} to train, {len(parts['validation'])} to "
+        f"{rows} rows: {len(parts['train'])} to train, {len(parts['validation'])} to "
         f"validate, {len(parts['test'])} kept aside to test.")))
     # Read back as every later run will (the saved split's dtypes follow the schema), with
-    # the table and its parts freed first: only one copy of the rows is ever held.
-    del df, parts
+    # the parts freed first: only one copy of the rows is ever held.
+    del parts
     release_memory()
     return PreparedRun.load(project)
 
