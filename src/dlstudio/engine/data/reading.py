@@ -29,6 +29,7 @@ _ARROW_FORMATS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather"
                   ".ftr": "Feather"}
 _SNIFF_BYTES = 64 * 1024
 _CHUNK_BYTES = 1 << 20
+_PARTS_FROM_BYTES = 4 << 20     # a smaller file is read in one go even when parts are asked for
 
 
 def load_data(path: str | os.PathLike, *, chunk_rows: int | None = None) -> pd.DataFrame:
@@ -142,7 +143,7 @@ _JOINABLE_TYPES = frozenset({"int64", "float64"})
 def _read_csv(p: Path, delimiter: str, encoding: str, chunk_rows: int | None) -> pd.DataFrame:
     # low_memory=False: read each column (of each part) in one go so that a column never ends
     # up with mixed types
-    if chunk_rows is None or p.stat().st_size < 4 * _CHUNK_BYTES:
+    if chunk_rows is None or p.stat().st_size < _PARTS_FROM_BYTES:
         return pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False)
     with pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False,
                      chunksize=chunk_rows) as reader:
