@@ -20,7 +20,13 @@ What it does (offscreen, in this process):
 
 ``--src DIR`` runs another checkout's ``src/`` (e.g. ``git archive`` of an older commit) and
 ``--repeat N`` opens the file N times (a fresh window each time), so that before and after can be
-compared in one run on a shared machine, where other processes' load also stalls the thread.
+compared in one run on a shared machine, where other processes' load also stalls the thread;
+``--compare BEFORE.json AFTER.json`` prints two saved runs side by side::
+
+    git archive <old commit> src | tar -x -C /tmp/before
+    python benchmarks/gui_open.py --src /tmp/before/src --repeat 2 --output before.json
+    python benchmarks/gui_open.py --repeat 2 --output after.json
+    python benchmarks/gui_open.py --compare before.json after.json
 
 It prints a table and writes ``benchmarks/results/gui_open.json`` (``--output``). From the
 repository root::
@@ -264,6 +270,26 @@ def print_table(r: dict[str, Any], command: str) -> None:
           f"{r['preview_columns_sharing_frame_memory']}")
 
 
+def compare(before_path: Path, after_path: Path) -> None:
+    """Print two saved runs (``--output`` files) side by side."""
+    runs = [json.loads(Path(p).read_text()) for p in (before_path, after_path)]
+    before, after = (r["result"] for r in runs)
+    print(f"\n== GUI stalls opening {after['rows']:,} rows: before / after (ms) ==")
+    for r, name in zip(runs, ("before", "after"), strict=True):
+        print(f"  {name}: $ {r['command']}  (load average {r['result']['load_average'][0]:.1f})")
+    print(f"  {'phase':<10} {'max stall':>19} {'without CPU wait':>19} {'GUI-thread CPU':>19}")
+    for phase in after["max_stall_ms"]:
+        cells = [f"{b[phase]:>8} / {a[phase]:<8}" for b, a in (
+            (before[k], after[k]) for k in ("max_stall_ms", "own_max_stall_ms",
+                                            "gui_thread_cpu_max_ms"))]
+        print(f"  {phase:<10} " + " ".join(f"{c:>19}" for c in cells))
+    print(f"  runs (max stall, without CPU wait): before {before['gui_max_stall_ms_runs']}, "
+          f"after {after['gui_max_stall_ms_runs']}")
+    print(f"  preview columns that are the frame's own arrays: "
+          f"{before['preview_columns_sharing_frame_memory']} / "
+          f"{after['preview_columns_sharing_frame_memory']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -272,7 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--src", type=Path, help="import DL Studio from this src/ folder")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="print two saved runs side by side, and nothing else")
     args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return 0
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.src:
         sys.path.insert(0, str(args.src.resolve()))
