@@ -30,6 +30,9 @@ ratios within one run; absolute times on a shared machine are noisy. From the re
 
     python benchmarks/scale.py                         # 100,000 rows
     python benchmarks/scale.py --rows 100000 1000000   # both sizes (the 1M run takes minutes)
+    python benchmarks/scale.py --rows 1000000 --skip-baselines --src /tmp/before/src \
+        --output before.json                            # an older checkout (git archive ... src)
+    python benchmarks/scale.py --compare before.json after.json   # two saved runs side by side
 """
 
 from __future__ import annotations
@@ -518,6 +521,49 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print(f"  {name:<38} {value}")
 
 
+def compare(before_path: Path, after_path: Path) -> None:
+    """Print the figures of two saved runs (``--output`` files) side by side, per table size."""
+    saved = [json.loads(Path(p).read_text()) for p in (before_path, after_path)]
+    for name, run in zip(("before", "after"), saved, strict=True):
+        print(f"{name}: {run['results'][0]['dlstudio'].get('command', '')}")
+    after_rows = {r["rows"]: r for r in saved[1]["results"]}
+    for before in saved[0]["results"]:
+        after = after_rows.get(before["rows"])
+        if after is None:
+            continue
+        print(f"\n== {before['rows']:,} rows: before / after ==")
+
+        def row(label: str, get: Any, pair: tuple = (before, after)) -> None:
+            cells = []
+            for r in pair:
+                try:
+                    cells.append(str(get(r)))
+                except (KeyError, TypeError, ZeroDivisionError):
+                    cells.append("-")
+            print(f"  {label:<44} {cells[0]:>14} / {cells[1]}")
+
+        row("DataFrame in memory (MB)", lambda r: r["frame_mb"])
+        row("pandas read_csv alone (s)", lambda r: r["prepare"]["pandas_read_s"])
+        row("prepare (s)", lambda r: r["prepare"]["prepare_s"])
+        row("prepare / pandas read", lambda r: r["prepare"]["prepare_vs_pandas_read"])
+        for step in ("read", "schema + task", "split", "write split", "read split back"):
+            row(f"  {step} (s)", lambda r, s=step: r["prepare"]["steps_s"][s])
+        row("prepare alone: peak RSS (MB)", lambda r: r["prepare"]["peak_rss_mb"])
+        row("end to end (s)", lambda r: r["dlstudio"]["end_to_end_s"])
+        for phase in ("start_read_prepare_s", "search_s", "wrap_up_s", "refit_s", "evaluate_s",
+                      "export_s"):
+            row(f"  {phase} (s)", lambda r, p=phase: r["dlstudio"]["phases"][p])
+        row("worker peak, largest process (MB)",
+            lambda r: max(m["process"] for m in r["dlstudio"]["peak_rss_by_phase_mb"].values()))
+        row("  / DataFrame", lambda r: round(max(
+            m["process"] for m in r["dlstudio"]["peak_rss_by_phase_mb"].values())
+            / r["frame_mb"], 1))
+        for phase in before["dlstudio"].get("peak_rss_by_phase_mb", {}):
+            row(f"  peak in {phase} (MB)",
+                lambda r, p=phase: r["dlstudio"]["peak_rss_by_phase_mb"][p]["process"])
+        row("process tree peak (MB)", lambda r: r["dlstudio"]["peak_rss_tree_mb"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000],
@@ -532,7 +578,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="print two saved runs side by side, and nothing else")
     args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return 0
     args.workdir = args.workdir.resolve()
     results = [run_size(rows, args) for rows in args.rows]
     print_table(results)
