@@ -30,6 +30,9 @@ ratios within one run; absolute times on a shared machine are noisy. From the re
 
     python benchmarks/scale.py                         # 100,000 rows
     python benchmarks/scale.py --rows 100000 1000000   # both sizes (the 1M run takes minutes)
+    python benchmarks/scale.py --rows 1000000 --skip-baselines --src /tmp/before/src \
+        --output before.json                            # an older checkout (git archive ... src)
+    python benchmarks/scale.py --compare before.json after.json   # two saved runs side by side
 """
 
 from __future__ import annotations
@@ -100,8 +103,9 @@ def table_file(rows: int, seed: int, workdir: Path) -> Path:
 
 # --------------------------------------------------------------------------- memory
 
-def _tree_rss(root: int) -> int:
-    """Resident set (bytes) of a process and all its descendants, from /proc."""
+def _tree_rss(root: int) -> tuple[int, int]:
+    """Resident set (bytes) of a process and all its descendants, from /proc, and the largest
+    resident set of one process among them (the worker, during a run)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -115,23 +119,44 @@ def _tree_rss(root: int) -> int:
             children.setdefault(ppid, []).append(pid)
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [root]
+    total, largest, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        largest = max(largest, rss.get(pid, 0))
         todo.extend(children.get(pid, []))
-    return total
+    return total, largest
 
 
 class PeakMemory(threading.Thread):
+    """Polls the process tree every 0.2 s: its peak, and per phase (`phase`, set by the reader of
+    the events) the peak of the tree and of its largest process."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.done = pid, 0, threading.Event()
+        self.phase = "start + read + prepare"
+        self.by_phase: dict[str, dict[str, int]] = {}
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak = max(self.peak, _tree_rss(self.pid))
+            tree, largest = _tree_rss(self.pid)
+            self.peak = max(self.peak, tree)
+            seen = self.by_phase.setdefault(self.phase, {"tree": 0, "process": 0})
+            seen["tree"] = max(seen["tree"], tree)
+            seen["process"] = max(seen["process"], largest)
             self.done.wait(0.2)
+
+
+def frame_memory_mb(path: Path) -> float:
+    """The table's size in memory as DL Studio reads it (``df.memory_usage(deep=True)``)."""
+    from dlstudio.engine.data import load_data
+
+    return round(float(load_data(path).memory_usage(deep=True).sum()) / 2**20, 1)
+
+
+PHASE_OF_EVENT = {"search_started": "search", "trial_ended": "search wrap-up",
+                  "search_finished": "exit"}
 
 
 # --------------------------------------------------------------------------- DL Studio
@@ -175,6 +200,10 @@ def run_dlstudio(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
                     continue
                 if isinstance(event, dict) and "type" in event:
                     events.append(event)
+                    if event["type"] == "phase_started":
+                        memory.phase = str(event.get("phase"))
+                    elif event["type"] in PHASE_OF_EVENT:
+                        memory.phase = PHASE_OF_EVENT[event["type"]]
                     if event["type"] in ("epoch_ended", "phase_started", "phase_progress"):
                         print(f"  {event['type']} {event.get('phase') or ''} "
                               f"{event.get('epoch') or event.get('step') or ''} "
@@ -193,6 +222,8 @@ def run_dlstudio(data: Path, work: Path, args: argparse.Namespace) -> dict[str, 
         "command": " ".join(cmd), "returncode": proc.returncode,
         "end_to_end_s": round(end - start, 2),
         "peak_rss_tree_mb": round(memory.peak / 2**20),
+        "peak_rss_by_phase_mb": {phase: {k: round(v / 2**20) for k, v in peaks.items()}
+                                 for phase, peaks in memory.by_phase.items()},
         "maxrss_children_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     }
@@ -327,12 +358,64 @@ HGB_SCRIPT = textwrap.dedent("""
 """)
 
 
+# DL Studio's data preparation alone (no TensorFlow), in a fresh process: pandas' own read of
+# the file, then each step of engine.prepare.prepare timed, and the process's peak memory.
+PREPARE_SCRIPT = textwrap.dedent("""
+    import json, resource, sys, tempfile, time
+    import pandas as pd
+    from dlstudio.engine import prepare as P
+    from dlstudio.engine.config import RunConfig
+    from dlstudio.engine.data import load_data
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.reporter import ListReporter
+    from dlstudio.engine.templates import get_template
+
+    path, target, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    def mb():
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    base = mb()
+    t = time.perf_counter(); frame = pd.read_csv(path); pandas_read = time.perf_counter() - t
+    frame_mb = frame.memory_usage(deep=True).sum() / 2**20
+    del frame
+    steps = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = RunConfig(project=tmp + "/p", data=path, template="credit-scoring",
+                           target=target, seed=seed, max_trials=1, max_epochs=1)
+        project = Project.create(tmp + "/p", config)
+        t0 = t = time.perf_counter()
+        df = load_data(path); steps["read"] = time.perf_counter() - t; t = time.perf_counter()
+        schema, task = P.resolve_task(df, config, get_template(config.template))
+        steps["schema + task"] = time.perf_counter() - t; t = time.perf_counter()
+        parts = P.split_rows(df[[c.name for c in schema.columns]], task.target, task.type, seed)
+        steps["split"] = time.perf_counter() - t; t = time.perf_counter()
+        project.set_task(schema, task)
+        project.save_split(parts)
+        steps["write split"] = time.perf_counter() - t; t = time.perf_counter()
+        del df, parts
+        P.release_memory() if hasattr(P, "release_memory") else None
+        run = P.PreparedRun.load(project)
+        steps["read split back"] = time.perf_counter() - t
+        total = time.perf_counter() - t0
+        # The whole function too, as the worker calls it (steps above are its parts).
+        project2 = Project.create(tmp + "/q", RunConfig(**{**config.to_dict(),
+                                                           "project": tmp + "/q"}))
+        t = time.perf_counter(); P.prepare(project2, ListReporter())
+        prepare_s = time.perf_counter() - t
+    print(json.dumps({"pandas_read_s": round(pandas_read, 2), "frame_mb": round(frame_mb, 1),
+                      "steps_s": {k: round(v, 2) for k, v in steps.items()},
+                      "steps_total_s": round(total, 2), "prepare_s": round(prepare_s, 2),
+                      "prepare_vs_pandas_read": round(prepare_s / pandas_read, 2),
+                      "peak_rss_mb": mb(), "rss_before_mb": base}))
+""")
+
+
 def run_script(script: str, *argv: str, timeout: float,
-               threads: int | None = None) -> dict[str, Any]:
+               threads: int | None = None, src: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src or ROOT / "src"),
+                                                      env.get("PYTHONPATH")]))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True,
                           text=True, env=env, timeout=timeout, check=False)
@@ -351,7 +434,11 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{rows} rows] {data} ({data.stat().st_size / 2**20:.0f} MB, "
           f"{time.perf_counter() - t:.0f} s to make)", file=sys.stderr, flush=True)
     work = Path(tempfile.mkdtemp(prefix=f"scale-{rows}-", dir=args.workdir))
-    out: dict[str, Any] = {"rows": rows, "csv_mb": round(data.stat().st_size / 2**20, 1)}
+    out: dict[str, Any] = {"rows": rows, "csv_mb": round(data.stat().st_size / 2**20, 1),
+                           "frame_mb": frame_memory_mb(data)}
+    print(f"[{rows} rows] data preparation alone", file=sys.stderr, flush=True)
+    out["prepare"] = run_script(PREPARE_SCRIPT, str(data), TARGET, str(args.seed),
+                                timeout=args.timeout, src=args.src)
     out["dlstudio"] = run_dlstudio(data, work, args)
     if not args.skip_baselines:
         print(f"[{rows} rows] HistGradientBoosting", file=sys.stderr, flush=True)
@@ -387,7 +474,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print("DL Studio failed:", ds["error"][-800:])
             continue
         hp = ds.get("hyperparameters", {})
+        prep = r.get("prepare", {})
         lines = [
+            ("pandas read_csv alone", f"{prep.get('pandas_read_s')} s"),
+            ("prepare (read, schema, split, write, read back)",
+             f"{prep.get('prepare_s')} s = {prep.get('prepare_vs_pandas_read')}x pandas' read "
+             f"(target <= 2); steps {prep.get('steps_s')}; peak {prep.get('peak_rss_mb')} MB"
+             if "prepare_s" in prep else str(prep.get("error", ""))[-300:]),
             ("batch size / learning rate", f"{hp.get('batch_size')} / "
                                            f"{hp.get('learning_rate', 0):.2g}"),
             ("start + read + prepare", f"{p['start_read_prepare_s']} s"),
@@ -402,6 +495,10 @@ def print_table(results: list[dict[str, Any]]) -> None:
             ("test AUC", f"{ds.get('metrics', {}).get('auc', float('nan')):.4f}"),
             ("peak memory (process tree / maxrss)",
              f"{ds['peak_rss_tree_mb']} MB / {ds['maxrss_children_mb']} MB"),
+            ("DataFrame in memory (deep)", f"{r['frame_mb']} MB"),
+            *((f"peak in {phase} (largest process / tree)",
+               f"{m['process']} MB ({m['process'] / r['frame_mb']:.1f}x frame) / {m['tree']} MB")
+              for phase, m in ds.get("peak_rss_by_phase_mb", {}).items()),
             ("training rows/s (last search epoch)", f"{p.get('train_rows_per_s') or 0:,.0f}"),
         ]
         mlp, hgb = r.get("mlp", {}), r.get("hgb", {})
@@ -424,6 +521,49 @@ def print_table(results: list[dict[str, Any]]) -> None:
             print(f"  {name:<38} {value}")
 
 
+def compare(before_path: Path, after_path: Path) -> None:
+    """Print the figures of two saved runs (``--output`` files) side by side, per table size."""
+    saved = [json.loads(Path(p).read_text()) for p in (before_path, after_path)]
+    for name, run in zip(("before", "after"), saved, strict=True):
+        print(f"{name}: {run['results'][0]['dlstudio'].get('command', '')}")
+    after_rows = {r["rows"]: r for r in saved[1]["results"]}
+    for before in saved[0]["results"]:
+        after = after_rows.get(before["rows"])
+        if after is None:
+            continue
+        print(f"\n== {before['rows']:,} rows: before / after ==")
+
+        def row(label: str, get: Any, pair: tuple = (before, after)) -> None:
+            cells = []
+            for r in pair:
+                try:
+                    cells.append(str(get(r)))
+                except (KeyError, TypeError, ZeroDivisionError):
+                    cells.append("-")
+            print(f"  {label:<44} {cells[0]:>14} / {cells[1]}")
+
+        row("DataFrame in memory (MB)", lambda r: r["frame_mb"])
+        row("pandas read_csv alone (s)", lambda r: r["prepare"]["pandas_read_s"])
+        row("prepare (s)", lambda r: r["prepare"]["prepare_s"])
+        row("prepare / pandas read", lambda r: r["prepare"]["prepare_vs_pandas_read"])
+        for step in ("read", "schema + task", "split", "write split", "read split back"):
+            row(f"  {step} (s)", lambda r, s=step: r["prepare"]["steps_s"][s])
+        row("prepare alone: peak RSS (MB)", lambda r: r["prepare"]["peak_rss_mb"])
+        row("end to end (s)", lambda r: r["dlstudio"]["end_to_end_s"])
+        for phase in ("start_read_prepare_s", "search_s", "wrap_up_s", "refit_s", "evaluate_s",
+                      "export_s"):
+            row(f"  {phase} (s)", lambda r, p=phase: r["dlstudio"]["phases"][p])
+        row("worker peak, largest process (MB)",
+            lambda r: max(m["process"] for m in r["dlstudio"]["peak_rss_by_phase_mb"].values()))
+        row("  / DataFrame", lambda r: round(max(
+            m["process"] for m in r["dlstudio"]["peak_rss_by_phase_mb"].values())
+            / r["frame_mb"], 1))
+        for phase in before["dlstudio"].get("peak_rss_by_phase_mb", {}):
+            row(f"  peak in {phase} (MB)",
+                lambda r, p=phase: r["dlstudio"]["peak_rss_by_phase_mb"][p]["process"])
+        row("process tree peak (MB)", lambda r: r["dlstudio"]["peak_rss_tree_mb"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000],
@@ -438,7 +578,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="print two saved runs side by side, and nothing else")
     args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return 0
     args.workdir = args.workdir.resolve()
     results = [run_size(rows, args) for rows in args.rows]
     print_table(results)

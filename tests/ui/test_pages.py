@@ -210,6 +210,40 @@ def test_table_model_handles_a_million_rows():
     assert model.data(model.index(n - 3, 0), Qt.ItemDataRole.BackgroundRole) is not None
 
 
+def test_the_preview_holds_the_frames_own_columns_without_a_copy():
+    n = 50_000
+    df = pd.DataFrame({"x": np.arange(n, dtype=float),
+                       "city": pd.array(["paris", None, "nice", "lyon"] * (n // 4), dtype="str"),
+                       "k": pd.array([1, None] * (n // 2), dtype="Int64")})
+    model = DataFrameModel(df)
+    assert np.shares_memory(model._columns[0], df["x"].to_numpy())
+    assert model._columns[1] is df["city"].array    # Arrow strings stay Arrow strings
+    assert model._columns[2] is df["k"].array
+    assert [model.data(model.index(r, 1)) for r in range(4)] == ["paris", "", "nice", "lyon"]
+    assert model.data(model.index(1, 1), Qt.ItemDataRole.BackgroundRole) is not None
+    assert (model.data(model.index(0, 2)), model.data(model.index(1, 2))) == ("1", "")
+
+
+def test_profiles_come_with_the_table_and_a_new_role_is_profiled_off_the_gui_thread(
+        window, qtbot, monkeypatch, tmp_path):
+    load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
+    page = window.data_page
+    # Every column was profiled with the table, on the pool thread.
+    assert {name for name, _role in page._profiles} == {"age", "income", "city", "status"}
+    shown: list[str] = []
+    page.profile_shown.connect(shown.append)
+    page.columns.selectRow(2)
+    assert shown == ["city"] and "0.0%" in page.profile_missing.text()
+    # As free text, the city is profiled again (words per text), by a pool job.
+    with qtbot.waitSignal(page.profile_shown, timeout=10_000) as blocker:
+        window.state.set_role("city", Role.TEXT)
+        assert page.profile_distinct.text() == "…"
+    assert blocker.args == ["city"]
+    assert page.profile_title.text().startswith("<b>city</b> — used as free text")
+    assert page.profile_distinct.text() == "3"
+    assert ("city", "text") in page._profiles
+
+
 def test_save_project_writes_the_current_settings(window, qtbot, tmp_path):
     data = write_credit_csv(tmp_path / "loans.csv")
     project = make_project(tmp_path / "proj", data)

@@ -55,6 +55,14 @@ def category_strings(series: pd.Series) -> np.ndarray:
         whole = series.dropna()
         if len(whole) and (whole == whole.round()).all():
             series = series.astype("Int64")
+    text = pd.api.types.is_string_dtype(series.dtype) and series.dtype != object
+    if text or pd.api.types.is_integer_dtype(series.dtype):
+        # Text (pandas' str dtype) or integers: one Python string per distinct value, shared by
+        # its rows (a million rows of a 12-valued column hold 12 strings, not a million; the
+        # same strings as below).
+        codes, uniques = pd.factorize(series)
+        strings = np.array([*(str(v) for v in uniques), ""], dtype=object)
+        return strings[codes]      # code -1 (missing) is the last: ""
     out = series.astype(object).where(series.notna(), "")
     return np.asarray([str(v) for v in out], dtype=object)
 

@@ -34,6 +34,7 @@ from dlstudio.ui.page import Page, heading, hint
 from dlstudio.ui.plots import make_plot, set_bars
 
 TEXT_COLUMN_WIDTH = 360
+READ_CHUNK_ROWS = 100_000     # a CSV is parsed in parts this size (see load_data)
 ROLE_LABELS = {
     Role.NUMERIC: "number",
     Role.CATEGORICAL: "category",
@@ -47,10 +48,21 @@ FILE_FILTER = ("Data files (*.csv *.tsv *.txt *.xlsx *.xls *.xlsm *.parquet *.pq
                "Parquet / Feather (*.parquet *.pq *.feather *.ftr);;All files (*)")
 
 
-def read_table(path: str) -> tuple[pd.DataFrame, Schema]:
-    """Runs on a pool thread: read the file and infer its schema."""
-    df = load_data(path)
-    return df, infer_schema(df)
+Profiles = dict[tuple[str, str | None], ColumnProfile]
+
+
+def profile_key(column: str, role: Role | None) -> tuple[str, str | None]:
+    return column, str(role) if role is not None else None
+
+
+def read_table(path: str) -> tuple[pd.DataFrame, Schema, Profiles]:
+    """Runs on a pool thread: read the file, infer its schema and profile every column with its
+    inferred role, so that nothing the size of the table is computed on the GUI thread."""
+    df = load_data(path, chunk_rows=READ_CHUNK_ROWS)
+    schema = infer_schema(df)
+    profiles = {profile_key(c.name, c.role): profile_column(df[c.name], c.role)
+                for c in schema.columns}
+    return df, schema, profiles
 
 
 def column_warnings(profile: ColumnProfile, role: Role) -> list[str]:
@@ -74,12 +86,15 @@ class DataPage(Page):
     loaded = Signal(str)            # path, after the table is in the state
     load_failed = Signal(str)       # the message shown to the user
     busy_changed = Signal(bool)
+    profile_shown = Signal(str)     # a column's profile is on screen
 
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
         self._job: Job | None = None
         self._generation = 0
-        self._profiles: dict[tuple[str, str | None], ColumnProfile] = {}
+        self._profiles: Profiles = {}
+        self._incoming_profiles: Profiles = {}
+        self._profile_jobs: dict[tuple[str, str | None], Job] = {}
         self._updating = False
 
         self.open_button = QPushButton("Open a data file…")
@@ -210,11 +225,13 @@ class DataPage(Page):
         self.busy_changed.emit(busy)
         self.complete_changed.emit()
 
-    def _loaded(self, generation: int, path: str, result: tuple[pd.DataFrame, Schema]) -> None:
+    def _loaded(self, generation: int, path: str,
+                result: tuple[pd.DataFrame, Schema, Profiles]) -> None:
         if generation != self._generation:
             return   # a newer load superseded this one
         self._job = None
-        df, schema = result
+        df, schema, profiles = result
+        self._incoming_profiles = profiles
         self.state.set_data(path, df, schema)
         self._set_busy(False)
         self.loaded.emit(path)
@@ -248,7 +265,9 @@ class DataPage(Page):
         self.path_label.setToolTip(self.state.data_path)
 
     def _on_data_changed(self) -> None:
-        self._profiles = {}
+        # Profiles made with the table on the pool thread; jobs for an older table are dropped.
+        self._profiles, self._incoming_profiles = self._incoming_profiles, {}
+        self._profile_jobs = {}
         df = self.state.df
         self.model.set_frame(df if df is not None else pd.DataFrame())
         self._show_path()
@@ -328,15 +347,34 @@ class DataPage(Page):
             return
         self.state.set_role(column, combo.currentData())
 
-    def profile(self, column: str) -> ColumnProfile:
+    def profile(self, column: str) -> ColumnProfile | None:
+        """The profile of `column` with its current role, if it is computed; otherwise None,
+        and a pool job computes it (the page shows it when it arrives)."""
+        df = self.state.df
+        if df is None:
+            return None
+        key = profile_key(column, self._current_role(column))
+        if key not in self._profiles and key not in self._profile_jobs:
+            job = Job(profile_column, df[column], self._current_role(column))
+            job.signals.done.connect(lambda p, k=key, f=df: self._profiled(k, f, p))
+            job.signals.failed.connect(lambda _e, _tb, k=key: self._profile_jobs.pop(k, None))
+            self._profile_jobs[key] = job
+            job.start()
+        return self._profiles.get(key)
+
+    def _current_role(self, column: str) -> Role | None:
         schema = self.state.schema
-        role = None
         if schema is not None and any(c.name == column for c in schema.columns):
-            role = schema.column(column).role
-        key = (column, str(role) if role is not None else None)
-        if key not in self._profiles and self.state.df is not None:
-            self._profiles[key] = profile_column(self.state.df[column], role)
-        return self._profiles[key]
+            return schema.column(column).role
+        return None
+
+    def _profiled(self, key: tuple[str, str | None], df: pd.DataFrame,
+                  profile: ColumnProfile) -> None:
+        if df is not self.state.df:
+            return   # a profile of a table that was replaced meanwhile
+        self._profile_jobs.pop(key, None)
+        self._profiles[key] = profile
+        self._show_selected_profile()
 
     def _show_selected_profile(self) -> None:
         rows = self.columns.selectionModel().selectedRows()
@@ -344,12 +382,19 @@ class DataPage(Page):
         if not rows or schema is None or self.state.df is None:
             return
         name = self.columns.item(rows[0].row(), 0).text()
-        p = self.profile(name)
         role = schema.column(name).role
         self.profile_title.setText(f"<b>{name}</b> — used as {ROLE_LABELS[role]}")
+        p = self.profile(name)
+        if p is None:
+            for label in (self.profile_type, self.profile_missing, self.profile_distinct):
+                label.setText("…")
+            self.profile_notes.setText("Computing this column's profile…")
+            set_bars(self.histogram, [], [])
+            return
         self.profile_type.setText(p.dtype)
         self.profile_missing.setText(f"{p.missing_pct:.1f}% ({p.missing:,} rows)")
         self.profile_distinct.setText(f"{p.distinct:,}")
         set_bars(self.histogram, [lab for lab, _ in p.histogram],
                  [c for _, c in p.histogram])
         self.profile_notes.setText("\n".join(column_warnings(p, role)))
+        self.profile_shown.emit(name)

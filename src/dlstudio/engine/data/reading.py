@@ -29,9 +29,10 @@ _ARROW_FORMATS = {".parquet": "Parquet", ".pq": "Parquet", ".feather": "Feather"
                   ".ftr": "Feather"}
 _SNIFF_BYTES = 64 * 1024
 _CHUNK_BYTES = 1 << 20
+_PARTS_FROM_BYTES = 4 << 20     # a smaller file is read in one go even when parts are asked for
 
 
-def load_data(path: str | os.PathLike) -> pd.DataFrame:
+def load_data(path: str | os.PathLike, *, chunk_rows: int | None = None) -> pd.DataFrame:
     """Read a table file or a folder of texts into a DataFrame.
 
     * A `.csv`/`.tsv`/`.txt` (or any other non-Excel) file is read as a delimited table: the
@@ -45,6 +46,12 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
     * A folder holding one sub-folder per class, each with `.txt` files, becomes a frame with the
       columns `text` (file contents, stripped) and `label` (the sub-folder name), sorted by label
       then file name. Hidden sub-folders and sub-folders without `.txt` files are not classes.
+
+    `chunk_rows` (the GUI's pool thread) parses a delimited file in parts of that many rows and
+    joins them, with the same columns and types as one read; pandas holds Python's lock (the
+    GIL) while it turns a parsed column into values, for ~100 ms per text column of a million
+    rows, which would stall the window. A column whose type differs between parts (numbers in
+    one, text in another) is not joined: the file is then read again in one go.
 
     Raises DataError, naming the path, when it does not exist, is empty, is not a readable
     table, has a header but no rows, or is a folder without at least two class sub-folders of
@@ -64,7 +71,7 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
         return _load_excel(p, suffix)
     if suffix in _ARROW_FORMATS:
         return _load_arrow(p, _ARROW_FORMATS[suffix])
-    return _load_delimited(p)
+    return _load_delimited(p, chunk_rows)
 
 
 def _load_arrow(p: Path, kind: str) -> pd.DataFrame:
@@ -99,7 +106,7 @@ def _load_excel(p: Path, suffix: str) -> pd.DataFrame:
     return _finish_table(df, p)
 
 
-def _load_delimited(p: Path) -> pd.DataFrame:
+def _load_delimited(p: Path, chunk_rows: int | None = None) -> pd.DataFrame:
     encoding = _detect_encoding(p)
     with open(p, "rb") as f:
         head = f.read(_SNIFF_BYTES)
@@ -113,8 +120,7 @@ def _load_delimited(p: Path) -> pd.DataFrame:
                         f"data). Expected a CSV/TSV file or an Excel workbook.")
     delimiter = _detect_delimiter(sample)
     try:
-        # low_memory=False: read each column in one go so a column never ends up with mixed types
-        df = pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False)
+        df = _read_csv(p, delimiter, encoding, chunk_rows)
     except pd.errors.EmptyDataError as e:
         raise DataError(f"The file '{p}' has no columns. Expected a header line with the column "
                         f"names, then one line per row.") from e
@@ -127,6 +133,32 @@ def _load_delimited(p: Path) -> pd.DataFrame:
         # Only where commas are not the delimiter can "1,5" be a number rather than two fields.
         _convert_decimal_comma(df)
     return _finish_table(df, p)
+
+
+# Types that join into the type one read gives: integers in one part, numbers with a missing
+# value (float64) in another are float64 in a whole read too.
+_JOINABLE_TYPES = frozenset({"int64", "float64"})
+
+
+def _read_csv(p: Path, delimiter: str, encoding: str, chunk_rows: int | None) -> pd.DataFrame:
+    # low_memory=False: read each column (of each part) in one go so that a column never ends
+    # up with mixed types
+    if chunk_rows is None or p.stat().st_size < _PARTS_FROM_BYTES:
+        return pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False)
+    with pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False,
+                     chunksize=chunk_rows) as reader:
+        parts = list(reader)
+    if len(parts) == 1:
+        return parts[0]
+    for i in range(parts[0].shape[1] if parts else 0):
+        types = {str(part.dtypes.iloc[i]) for part in parts}
+        if len(types) > 1 and not types <= _JOINABLE_TYPES:
+            break
+    else:
+        if parts:
+            return pd.concat(parts, ignore_index=True)
+    del parts
+    return pd.read_csv(p, sep=delimiter, encoding=encoding, low_memory=False)
 
 
 def _finish_table(df: pd.DataFrame, p: Path) -> pd.DataFrame:
