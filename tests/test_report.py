@@ -159,7 +159,9 @@ def test_the_report_of_a_credit_project_shows_every_part_with_embedded_charts(cr
         for v in row:
             assert f"{v:,} (" in s["confusion"]["text"]
     # ROC with the chosen threshold, and the cost settings of credit scoring.
-    (roc,) = s["roc"]["images"]
+    # A two-class task also has its precision-recall curve, after the ROC.
+    roc, pr = s["roc"]["images"]
+    assert "Precision-recall curve" in pr[1]
     assert f"at the threshold {evaluation['threshold']:.3f}" in roc[1]
     assert "What the mistakes cost" in s["roc"]["text"]
     assert "Total cost on the test rows at this threshold" in s["roc"]["text"]
@@ -175,8 +177,10 @@ def test_the_report_of_a_credit_project_shows_every_part_with_embedded_charts(cr
     assert card["versions"]["tensorflow"] in s["card"]["text"]
     for spec in card["inputs"]:
         assert spec["column"] in s["card"]["text"] and spec["input"] in s["card"]["text"]
-    assert "reloaded in a fresh process" in s["artifacts"]["text"]
-    assert str(card["verified"]["rows"]) in s["artifacts"]["text"]
+    (saved,) = card["artifacts"]                  # exported as a SavedModel only
+    assert saved["format"] == "savedmodel" and saved["verified"]
+    assert saved["note"] in s["artifacts"]["text"]
+    assert str(saved["rows"]) in s["artifacts"]["text"]
     assert "saved_model.pb" in s["artifacts"]["text"]
     # The headline states the test metrics the template reports.
     assert f"ROC AUC {evaluation['metrics']['auc']:.4f}" in text
