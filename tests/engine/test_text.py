@@ -49,6 +49,7 @@ def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_m
                                       "bag_char_ngrams", "layers")} == {
         "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "sublinear_tf_idf",
         "bag_char_ngrams": True, "layers": 0}
+    assert hp.values["learning_rate"] == pytest.approx(1e-2)
     names = {layer.name for layer in model.layers}
     assert {"review_ngrams", "review_tf_idf", "review_l2", "review_char_ngrams",
             "review_char_tf_idf", "review_char_l2", "review_words_and_chars"} <= names
@@ -97,8 +98,7 @@ def test_every_weighting_trains_and_learns(text_model):
     rows = make_rows({"review": df[["review"]].to_numpy().astype(object)}, y)
     for weighting, chars in (("tf_idf", True), ("multi_hot", False)):
         hp = kt.HyperParameters()
-        hp.values.update({"bag_weighting": weighting, "bag_char_ngrams": chars,
-                          "learning_rate": 1e-2})
+        hp.values.update({"bag_weighting": weighting, "bag_char_ngrams": chars})
         keras.utils.set_random_seed(0)
         model = hypermodel.build(hp)
         history = hypermodel.fit(hp, model, rows, validation_data=rows, epochs=8, verbose=0)

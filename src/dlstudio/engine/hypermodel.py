@@ -10,6 +10,7 @@ takes raw values and exports as is.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ STEPS_PER_EXECUTION = 32                 # batches per call into TensorFlow (one
 TEXT_ARCHITECTURES = ("bag", "cnn", "rnn")
 DEFAULT_TEXT_ARCHITECTURES = ("bag", "cnn")   # the recurrent one is opt-in: see README
 TEXT_WEIGHTINGS = ("sublinear_tf_idf", "tf_idf", "multi_hot")
+BAG_LEARNING_RATE = 1e-2     # the bag's first trial: unit-length TF-IDF into a linear layer
 CHAR_NGRAMS = (2, 3, 4, 5)
 CHAR_MAX_TOKENS = 30000
 SEQUENCE_QUANTILE = 0.95                 # sequence models read this share of texts whole
@@ -200,6 +202,18 @@ class StudioHyperModel(kt.HyperModel):
         self.seed = seed
         self._text_vocab: dict[tuple, list[str]] = {}
         self._text_idf: dict[tuple, list[float]] = {}
+        self._sequence_length: dict[str, int] = {}
+        # True while the tuner builds every branch only to learn the search space: text layers
+        # then get a placeholder vocabulary instead of one learnt from the texts.
+        self.declaring = False
+
+    @contextmanager
+    def declaring_space(self):
+        self.declaring = True
+        try:
+            yield
+        finally:
+            self.declaring = False
 
     # -- search space -------------------------------------------------------------------------
     def _units_choices(self) -> list[int]:
@@ -278,6 +292,10 @@ class StudioHyperModel(kt.HyperModel):
         sizes = self.batch_sizes()
         hp.Choice("batch_size", sizes, default=sizes[0])     # used by `fit`
         lo, hi, default = self.learning_rate_range()
+        if texts and self._text_architectures()[0] == "bag":
+            # Unit-length TF-IDF features need larger steps than Adam's usual 1e-3 to reach the
+            # weights of a linear model within a short trial (benchmarks/text_configs.py).
+            default = min(max(BAG_LEARNING_RATE, lo), hi)
         lr = hp.Float("learning_rate", lo, hi, sampling="log", default=default)
         loss = {TaskType.BINARY: "binary_crossentropy",
                 TaskType.MULTICLASS: "sparse_categorical_crossentropy",
@@ -310,6 +328,8 @@ class StudioHyperModel(kt.HyperModel):
                     ) -> list[str]:
         # Adapting is the slow part of building a text model: do it once per setting, and reuse
         # it in every trial (and the refit) that asks for the same setting.
+        if self.declaring:
+            return ["[declaring]"]
         cache_key = (key, max_tokens, ngrams, split)
         if cache_key not in self._text_vocab:
             layer = self._vectorizer(split, ngrams, max_tokens=max_tokens)
@@ -321,6 +341,8 @@ class StudioHyperModel(kt.HyperModel):
     def _idf(self, key: str, max_tokens: int, ngrams, split: str = "whitespace") -> list[float]:
         """Inverse document frequency of each output column of the bag (column 0: unknown
         tokens, weight 0), Keras' formula ln(1 + docs / (1 + docs with the term))."""
+        if self.declaring:
+            return [0.0, 1.0]
         cache_key = (key, max_tokens, ngrams, split)
         if cache_key not in self._text_idf:
             vocab = self._vocabulary(key, max_tokens, ngrams, split)
@@ -396,7 +418,8 @@ class StudioHyperModel(kt.HyperModel):
         vocab = self._vocabulary(s.key, max_tokens, None)
         ids = keras.layers.TextVectorization(
             vocabulary=vocab, output_mode="int",
-            output_sequence_length=sequence_length(self.stats.texts[s.key]),
+            output_sequence_length=self._sequence_length.setdefault(
+                s.key, sequence_length(self.stats.texts[s.key])),
             name=f"{s.key}_tokens")(x)
         return keras.layers.Embedding(len(vocab) + 2, dim, mask_zero=mask,
                                       name=f"{s.key}_embedding")(ids)
