@@ -379,8 +379,14 @@ def run_task(task: Task, work: Path, args: argparse.Namespace) -> dict[str, Any]
         "test_classes": {str(k): int(v) for k, v in y_test.value_counts().items()},
     }
     print(f"[{task.name}] baselines ...", file=sys.stderr, flush=True)
-    baselines = table_baselines if task.kind == "table" else text_baselines
-    result["baselines"] = baselines(task, train, x_test, y_test, args.seed)
+    earlier = (json.loads(args.baselines_from.read_text(encoding="utf-8"))
+               if args.baselines_from else {})
+    if earlier and earlier["seed"] == args.seed and task.name in earlier["tasks"]:
+        result["baselines"] = earlier["tasks"][task.name]["baselines"]
+        result["baselines_from"] = str(args.baselines_from)
+    else:
+        baselines = table_baselines if task.kind == "table" else text_baselines
+        result["baselines"] = baselines(task, train, x_test, y_test, args.seed)
     if args.baseline_only:
         result["dlstudio"] = None
     else:
@@ -466,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON results file")
     parser.add_argument("--results-md", type=Path, default=DEFAULT_RESULTS_MD,
                         help="Markdown results table")
+    parser.add_argument("--baselines-from", type=Path, metavar="JSON",
+                        help="take the baselines from an earlier run's JSON (same seed) instead "
+                             "of fitting them again")
+    parser.add_argument("--merge", type=Path, action="append", default=[], metavar="JSON",
+                        help="also show the tasks of an earlier run's JSON that this run does "
+                             "not run (repeatable)")
     parser.add_argument("--workdir", type=Path,
                         help="keep CSVs, projects and predictions here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -490,6 +502,13 @@ def main(argv: list[str] | None = None) -> int:
         for task in tasks:
             results["tasks"][task.name] = run_task(task, work, args)
 
+    for path in args.merge:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        for name, res in earlier["tasks"].items():
+            if name not in results["tasks"]:
+                results["tasks"][name] = {**res, "merged_from": str(path)}
+    results["tasks"] = {name: results["tasks"][name] for name in TASKS
+                        if name in results["tasks"]}
     print_table(results)
     for path, text in ((args.output, json.dumps(results, indent=2) + "\n"),
                        (args.results_md, results_markdown(results))):
