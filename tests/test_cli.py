@@ -142,11 +142,9 @@ def test_recurrent_text_network_end_to_end_and_exported(cli, tmp_path, reviews_c
     assert r.code == 0, r.stderr
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
     assert card["metrics"]["accuracy"] > 0.7
-    pd.DataFrame({"review": ["Lovely fresh tea, excellent.", "Awful stale box, refund."]}) \
-        .to_csv(tmp_path / "new.csv", index=False)
-    r = cli("predict", "out", "new.csv", "--output", "pred.csv")
-    assert r.code == 0, r.stderr
-    assert list(pd.read_csv(tmp_path / "pred.csv")["predicted_label"]) == ["positive", "negative"]
+    assert card["hyperparameters"]["text_model"] == "rnn"
+    assert card["inputs"] == [{"column": "review", "input": "review", "dtype": "string",
+                               "role": "text"}]
 
 
 def test_sentiment_on_texts_end_to_end(cli, tmp_path, reviews_csv):
