@@ -422,6 +422,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "Each cell: the score on the held-out 20 %, then the wall time in seconds (DL Studio: "
         "the `dlstudio run` and `dlstudio predict` processes from start to exit; baselines: "
         "fit and predict).",
+        *([results["note"]] if results.get("note") else []),
         "",
         "| data | metric | DL Studio | model | budget | "
         + " | ".join(label for _, label in BASELINE_COLUMNS) + " | bar | met |",
