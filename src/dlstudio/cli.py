@@ -259,7 +259,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,
         max_trials=args.max_trials, max_epochs=args.max_epochs, time_limit=args.time_limit,
         tuner=args.tuner, seed=args.seed,
-        export=str(Path(args.export).resolve()) if args.export else None)
+        export=str(Path(args.export).resolve()) if args.export else None,
+        search_space=({"text_architectures": args.text_architectures.split(",")}
+                      if args.text_architectures else {}))
     if not args.json and not args.project:
         print(f"Project folder: {project}")
     return _run_worker(WorkerTask.RUN, config.to_dict(), args.json)
@@ -355,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-epochs", type=int)
     s.add_argument("--time-limit", type=float, metavar="SECONDS")
     s.add_argument("--tuner", choices=TUNERS, default=DEFAULT_TUNER)
+    s.add_argument("--text-architectures", metavar="LIST",
+                   help="text networks to search, comma-separated from bag, cnn, rnn "
+                        "(default: bag,cnn)")
     s.add_argument("--seed", type=int, default=DEFAULT_SEED)
     s.add_argument("--project", metavar="DIR")
     s.add_argument("--export", metavar="DIR")

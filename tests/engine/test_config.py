@@ -29,7 +29,8 @@ def _config(**kw) -> RunConfig:
     ("search_space", {"layers": 2}, "A key of the 'search_space' option must be one of max_layers"),
     ("search_space", {"max_units": "big"}, "The search space's 'max_units' must be a whole "
                                            "number; got 'big'."),
-    ("search_space", {"text_architectures": ["rnn"]}, "must be one of bag, cnn; got 'rnn'."),
+    ("search_space", {"text_architectures": ["transformer"]},
+     "must be one of bag, cnn, rnn; got 'transformer'."),
 ])
 def test_every_field_is_checked_with_a_plain_message(field, value, message):
     with pytest.raises(ConfigError) as info:

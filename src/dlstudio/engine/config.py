@@ -15,7 +15,7 @@ from dlstudio.engine.schema import Role
 TUNERS = ("bayesian", "hyperband", "random")
 DEFAULT_TUNER = "bayesian"
 DEFAULT_SEED = 42
-TEXT_ARCHITECTURES = ("bag", "cnn")
+TEXT_ARCHITECTURES = ("bag", "cnn", "rnn")
 
 # The keys a search space may narrow, and the type of each value.
 SEARCH_SPACE_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -44,7 +44,7 @@ class RunConfig:
     cost_false_rejection: float = 1.0  # ... and of rejecting a good one (sets the threshold)
     # Narrows the search space; keys (all optional): "max_layers" (int, 1-5), "max_units" (int),
     # "max_dropout" (float), "min_learning_rate" / "max_learning_rate" (float),
-    # "text_architectures" (list of "bag", "cnn"). Templates may set defaults for these.
+    # "text_architectures" (list of "bag", "cnn", "rnn"). Templates may set defaults for these.
     search_space: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

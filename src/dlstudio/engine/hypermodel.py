@@ -2,13 +2,15 @@
 
 Numeric columns are imputed (with a missing-value indicator) and normalised, categorical columns
 go through StringLookup (one-hot, or an embedding when there are many values), text columns
-through TextVectorization (a bag of n-grams or a 1-D convolution over word embeddings). All of
+through TextVectorization: a bag of word n-grams beside character n-grams, weighted by
+(sub-linear) TF-IDF; a 1-D convolution over word embeddings; or a bidirectional LSTM/GRU. All of
 it is built from statistics of the training rows only, and lives inside the model, so the model
 takes raw values and exports as is.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,18 @@ MAX_BATCH_SIZE = 4096
 BASE_LEARNING_RATE = 1e-3                # the default learning rate at batch size 32
 MAX_LEARNING_RATE_SCALE = 4.0
 STEPS_PER_EXECUTION = 32                 # batches per call into TensorFlow (one Python step)
+
+# Text. The bag's defaults (its first trial) are the strongest configuration measured on the
+# benchmark's text sets (benchmarks/RESULTS.md): word 1-2-grams beside character 2-5-grams, each
+# weighted by sub-linear TF-IDF and scaled to unit length, straight into the output layer.
+TEXT_ARCHITECTURES = ("bag", "cnn", "rnn")
+DEFAULT_TEXT_ARCHITECTURES = ("bag", "cnn")   # the recurrent one is opt-in: see README
+TEXT_WEIGHTINGS = ("sublinear_tf_idf", "tf_idf", "multi_hot")
+BAG_LEARNING_RATE = 1e-2     # the bag's first trial: unit-length TF-IDF into a linear layer
+CHAR_NGRAMS = (2, 3, 4, 5)
+CHAR_MAX_TOKENS = 30000
+SEQUENCE_QUANTILE = 0.95                 # sequence models read this share of texts whole
+MAX_SEQUENCE_LENGTH = 400
 
 
 def _pow2_floor(x: float) -> int:
@@ -88,6 +102,35 @@ class ToFloat(keras.layers.Layer):
 
     def call(self, x):
         return keras.ops.cast(x, "float32")
+
+
+@keras.saving.register_keras_serializable(package="dlstudio")
+class SublinearTfIdf(keras.layers.Layer):
+    """[N, V] term counts -> [N, V] sub-linear TF-IDF: (1 + ln count) * idf where count > 0,
+    else 0. `idf` has one weight per output column of the TextVectorization before it (column 0
+    is its out-of-vocabulary slot)."""
+
+    def __init__(self, idf: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.idf = [float(v) for v in idf]
+
+    def call(self, x):
+        x = keras.ops.cast(x, "float32")
+        tf_ = keras.ops.where(x > 0, 1.0 + keras.ops.log(keras.ops.maximum(x, 1.0)), 0.0)
+        return tf_ * keras.ops.convert_to_tensor(self.idf)
+
+    def get_config(self):
+        return {**super().get_config(), "idf": self.idf}
+
+
+def sequence_length(texts: np.ndarray) -> int:
+    """Tokens a sequence model reads: enough for SEQUENCE_QUANTILE of the training texts whole
+    (whitespace words), rounded up to a multiple of 8, between 16 and MAX_SEQUENCE_LENGTH."""
+    if len(texts) == 0:
+        return 16
+    counts = np.fromiter((len(str(t).split()) for t in texts), dtype=np.int64, count=len(texts))
+    q = float(np.quantile(counts, SEQUENCE_QUANTILE))
+    return int(min(MAX_SEQUENCE_LENGTH, max(16, 8 * -(-int(np.ceil(q)) // 8))))
 
 
 @dataclass
@@ -158,6 +201,19 @@ class StudioHyperModel(kt.HyperModel):
         self.user_space = dict(space or {})
         self.seed = seed
         self._text_vocab: dict[tuple, list[str]] = {}
+        self._text_idf: dict[tuple, list[float]] = {}
+        self._sequence_length: dict[str, int] = {}
+        # True while the tuner builds every branch only to learn the search space: text layers
+        # then get a placeholder vocabulary instead of one learnt from the texts.
+        self.declaring = False
+
+    @contextmanager
+    def declaring_space(self):
+        self.declaring = True
+        try:
+            yield
+        finally:
+            self.declaring = False
 
     # -- search space -------------------------------------------------------------------------
     def _units_choices(self) -> list[int]:
@@ -181,8 +237,8 @@ class StudioHyperModel(kt.HyperModel):
         return lo, hi, min(max(BASE_LEARNING_RATE * scale, lo), hi)
 
     def _text_architectures(self) -> list[str]:
-        archs = [a for a in self.space.get("text_architectures", ("bag", "cnn"))
-                 if a in ("bag", "cnn")]
+        archs = [a for a in self.space.get("text_architectures", DEFAULT_TEXT_ARCHITECTURES)
+                 if a in TEXT_ARCHITECTURES]
         return archs or ["bag"]
 
     # -- building -----------------------------------------------------------------------------
@@ -236,6 +292,10 @@ class StudioHyperModel(kt.HyperModel):
         sizes = self.batch_sizes()
         hp.Choice("batch_size", sizes, default=sizes[0])     # used by `fit`
         lo, hi, default = self.learning_rate_range()
+        if texts and self._text_architectures()[0] == "bag":
+            # Unit-length TF-IDF features need larger steps than Adam's usual 1e-3 to reach the
+            # weights of a linear model within a short trial (benchmarks/text_configs.py).
+            default = min(max(BAG_LEARNING_RATE, lo), hi)
         lr = hp.Float("learning_rate", lo, hi, sampling="log", default=default)
         loss = {TaskType.BINARY: "binary_crossentropy",
                 TaskType.MULTICLASS: "sparse_categorical_crossentropy",
@@ -257,42 +317,112 @@ class StudioHyperModel(kt.HyperModel):
         emb = keras.layers.Embedding(len(vocab) + 1, dim, name=f"{s.key}_embedding")(ids)
         return keras.layers.Flatten(name=f"{s.key}_flat")(emb)
 
-    def _vocabulary(self, key: str, max_tokens: int, ngrams: int | None) -> list[str]:
-        # Adapting is the slow part of building a text model: do it once per setting.
-        cache_key = (key, max_tokens, ngrams)
+    @staticmethod
+    def _vectorizer(split: str, ngrams, **kwargs):
+        if split == "character":
+            return keras.layers.TextVectorization(standardize="lower", split="character",
+                                                  ngrams=ngrams, **kwargs)
+        return keras.layers.TextVectorization(ngrams=ngrams, **kwargs)
+
+    def _vocabulary(self, key: str, max_tokens: int, ngrams, split: str = "whitespace"
+                    ) -> list[str]:
+        # Adapting is the slow part of building a text model: do it once per setting, and reuse
+        # it in every trial (and the refit) that asks for the same setting.
+        if self.declaring:
+            return ["[declaring]"]
+        cache_key = (key, max_tokens, ngrams, split)
         if cache_key not in self._text_vocab:
-            layer = keras.layers.TextVectorization(max_tokens=max_tokens, ngrams=ngrams)
+            layer = self._vectorizer(split, ngrams, max_tokens=max_tokens)
             layer.adapt(tf.data.Dataset.from_tensor_slices(self.stats.texts[key]).batch(512))
             self._text_vocab[cache_key] = [t for t in layer.get_vocabulary()
                                            if t not in ("", "[UNK]")]
         return self._text_vocab[cache_key]
+
+    def _idf(self, key: str, max_tokens: int, ngrams, split: str = "whitespace") -> list[float]:
+        """Inverse document frequency of each output column of the bag (column 0: unknown
+        tokens, weight 0), Keras' formula ln(1 + docs / (1 + docs with the term))."""
+        if self.declaring:
+            return [0.0, 1.0]
+        cache_key = (key, max_tokens, ngrams, split)
+        if cache_key not in self._text_idf:
+            vocab = self._vocabulary(key, max_tokens, ngrams, split)
+            layer = self._vectorizer(split, ngrams, vocabulary=vocab, output_mode="multi_hot")
+            texts = self.stats.texts[key]
+            df = np.zeros(len(vocab) + 1)
+            for start in range(0, len(texts), 1024):
+                df += np.asarray(layer(tf.constant(texts[start:start + 1024]))).sum(axis=0)
+            idf = np.log1p(len(texts) / (1.0 + df))
+            idf[0] = 0.0
+            self._text_idf[cache_key] = idf.tolist()
+        return self._text_idf[cache_key]
+
+    def _bag(self, s: FeatureSpec, x, max_tokens: int, ngrams, weighting: str, split: str,
+             name: str):
+        """One bag of n-grams of the text `x`: [N, V] floats, named `{name}_*`."""
+        vocab = self._vocabulary(s.key, max_tokens, ngrams, split)
+        if weighting == "tf_idf":
+            # Keras' own TF-IDF: counts times idf (its unknown-token slot gets the mean idf).
+            idf = self._idf(s.key, max_tokens, ngrams, split)
+            bag = self._vectorizer(split, ngrams, vocabulary=vocab, output_mode="tf_idf",
+                                   idf_weights=idf[1:], name=f"{name}_ngrams")(x)
+        else:
+            mode = "multi_hot" if weighting == "multi_hot" else "count"
+            bag = self._vectorizer(split, ngrams, vocabulary=vocab, output_mode=mode,
+                                   name=f"{name}_ngrams")(x)
+        # On a [N, 1] input the layer declares [N, 1, V] but returns [N, V]; say [N, V] so
+        # that it concatenates with the other columns' features.
+        bag = keras.layers.Reshape((bag.shape[-1],), name=f"{name}_flat")(bag)
+        if weighting == "multi_hot":
+            return ToFloat(name=f"{name}_bag")(bag)
+        if weighting == "sublinear_tf_idf":
+            bag = SublinearTfIdf(self._idf(s.key, max_tokens, ngrams, split),
+                                 name=f"{name}_tf_idf")(bag)
+        return keras.layers.UnitNormalization(name=f"{name}_l2")(bag)
 
     def _text(self, hp: kt.HyperParameters, arch: str, s: FeatureSpec, x):
         if arch == "bag":
             with hp.conditional_scope("text_model", ["bag"]):
                 max_tokens = hp.Choice("bag_max_tokens", [5000, 20000], default=20000)
                 ngrams = hp.Choice("bag_ngrams", [1, 2], default=2)
-            vocab = self._vocabulary(s.key, max_tokens, ngrams)
-            bag = keras.layers.TextVectorization(
-                vocabulary=vocab, ngrams=ngrams, output_mode="multi_hot",
-                name=f"{s.key}_ngrams")(x)
-            # On a [N, 1] input the layer declares [N, 1, V] but returns [N, V]; say [N, V] so
-            # that it concatenates with the other columns' features.
-            bag = keras.layers.Reshape((bag.shape[-1],), name=f"{s.key}_flat")(bag)
-            return ToFloat(name=f"{s.key}_bag")(bag)
+                weighting = hp.Choice("bag_weighting", list(TEXT_WEIGHTINGS),
+                                      default=TEXT_WEIGHTINGS[0])
+                chars = hp.Boolean("bag_char_ngrams", default=True)
+            words = self._bag(s, x, max_tokens, ngrams, weighting, "whitespace", s.key)
+            if not chars:
+                return words
+            letters = self._bag(s, x, CHAR_MAX_TOKENS, CHAR_NGRAMS, weighting, "character",
+                                f"{s.key}_char")
+            return keras.layers.Concatenate(name=f"{s.key}_words_and_chars")([words, letters])
+        if arch == "rnn":
+            with hp.conditional_scope("text_model", ["rnn"]):
+                max_tokens = hp.Choice("rnn_max_tokens", [5000, 20000], default=20000)
+                dim = hp.Choice("rnn_embedding_dim", [32, 64, 128], default=64)
+                cell = hp.Choice("rnn_cell", ["gru", "lstm"], default="gru")
+                units = hp.Choice("rnn_units", [32, 64], default=32)
+            emb = self._embedded_tokens(s, x, max_tokens, dim, mask=True)
+            layer = (keras.layers.GRU if cell == "gru" else keras.layers.LSTM)(
+                units, name=f"{s.key}_{cell}")
+            return keras.layers.Bidirectional(layer, name=f"{s.key}_bidirectional")(emb)
         with hp.conditional_scope("text_model", ["cnn"]):
             max_tokens = hp.Choice("cnn_max_tokens", [5000, 20000])
-            seq_len = hp.Choice("cnn_sequence_length", [100, 200, 400])
             dim = hp.Choice("cnn_embedding_dim", [32, 64, 128])
             filters = hp.Choice("cnn_filters", [64, 128])
             kernel = hp.Choice("cnn_kernel_size", [3, 5])
-        vocab = self._vocabulary(s.key, max_tokens, None)
-        ids = keras.layers.TextVectorization(vocabulary=vocab, output_mode="int",
-                                             output_sequence_length=seq_len,
-                                             name=f"{s.key}_tokens")(x)
-        emb = keras.layers.Embedding(len(vocab) + 2, dim, name=f"{s.key}_embedding")(ids)
-        conv = keras.layers.Conv1D(filters, kernel, activation="relu", name=f"{s.key}_conv")(emb)
+        emb = self._embedded_tokens(s, x, max_tokens, dim, mask=False)
+        conv = keras.layers.Conv1D(filters, kernel, activation="relu", padding="same",
+                                   name=f"{s.key}_conv")(emb)
         return keras.layers.GlobalMaxPooling1D(name=f"{s.key}_pool")(conv)
+
+    def _embedded_tokens(self, s: FeatureSpec, x, max_tokens: int, dim: int, mask: bool):
+        """The embeddings of the word ids, padded or cut to the data's sequence length."""
+        vocab = self._vocabulary(s.key, max_tokens, None)
+        ids = keras.layers.TextVectorization(
+            vocabulary=vocab, output_mode="int",
+            output_sequence_length=self._sequence_length.setdefault(
+                s.key, sequence_length(self.stats.texts[s.key])),
+            name=f"{s.key}_tokens")(x)
+        return keras.layers.Embedding(len(vocab) + 2, dim, mask_zero=mask,
+                                      name=f"{s.key}_embedding")(ids)
 
     def _output(self, x):
         task = self.stats.task

@@ -110,6 +110,12 @@ class StudioTuner(kt.Tuner):
         oracle.control = control
         self.control = control
 
+    def _populate_initial_space(self) -> None:
+        # KerasTuner builds every conditional branch once to learn the search space; with a
+        # placeholder vocabulary, so that no branch adapts to the texts before a trial asks.
+        with self.hypermodel.declaring_space():
+            super()._populate_initial_space()
+
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
         c = self.control

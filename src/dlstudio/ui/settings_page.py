@@ -144,11 +144,13 @@ class SettingsPage(Page):
         self.max_dropout.setValue(0.5)
         self.arch_bag = QCheckBox("Bag of words (fast)")
         self.arch_cnn = QCheckBox("Convolutional (reads word order)")
+        self.arch_rnn = QCheckBox("Recurrent (bidirectional LSTM/GRU, slow on a CPU)")
         self.arch_bag.setChecked(True)
         self.arch_cnn.setChecked(True)
         arch_row = QHBoxLayout()
         arch_row.addWidget(self.arch_bag)
         arch_row.addWidget(self.arch_cnn)
+        arch_row.addWidget(self.arch_rnn)
         arch_row.addStretch(1)
         self.arch_widget = QWidget()
         self.arch_widget.setLayout(arch_row)
@@ -178,7 +180,8 @@ class SettingsPage(Page):
         self.max_dropout.valueChanged.connect(self._changed)
         for w in (self.tuner, self.max_units):
             w.currentIndexChanged.connect(self._changed)
-        for w in (self.use_time_limit, self.custom_space, self.arch_bag, self.arch_cnn):
+        for w in (self.use_time_limit, self.custom_space, self.arch_bag, self.arch_cnn,
+                  self.arch_rnn):
             w.toggled.connect(self._changed)
         self.folder.textChanged.connect(self._changed)
         state.project_changed.connect(self._load_from_state)
@@ -215,7 +218,7 @@ class SettingsPage(Page):
         s, t = self.state.settings, self.state.template
         widgets = (self.trials, self.epochs, self.minutes, self.seed, self.tuner, self.folder,
                    self.use_time_limit, self.custom_space, self.max_layers, self.max_units,
-                   self.max_dropout, self.arch_bag, self.arch_cnn)
+                   self.max_dropout, self.arch_bag, self.arch_cnn, self.arch_rnn)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -245,6 +248,7 @@ class SettingsPage(Page):
                 archs = set(space["text_architectures"])
                 self.arch_bag.setChecked("bag" in archs)
                 self.arch_cnn.setChecked("cnn" in archs)
+                self.arch_rnn.setChecked("rnn" in archs)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -264,8 +268,8 @@ class SettingsPage(Page):
                        "max_dropout": round(self.max_dropout.value(), 3)}
         t = self.state.template
         if t is not None and t.modality == "text":
-            archs = [a for a, box in (("bag", self.arch_bag), ("cnn", self.arch_cnn))
-                     if box.isChecked()]
+            archs = [a for a, box in (("bag", self.arch_bag), ("cnn", self.arch_cnn),
+                                      ("rnn", self.arch_rnn)) if box.isChecked()]
             space["text_architectures"] = archs or ["bag"]
         return space
 

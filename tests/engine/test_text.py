@@ -1,0 +1,116 @@
+"""Text features inside the model (issue 10): word and character n-grams weighted by sub-linear
+TF-IDF, as the first trial's configuration, read back in NumPy from the layers' own settings (what
+an export to TFLite/ONNX must reproduce), and the sequence length the sequence models read."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlstudio.engine.features import FeatureSpec
+from dlstudio.engine.hypermodel import (
+    CHAR_NGRAMS,
+    StudioHyperModel,
+    TrainingStats,
+    make_rows,
+    predict,
+    sequence_length,
+)
+from dlstudio.engine.schema import Role
+from dlstudio.engine.templates import TaskType, get_template
+from dlstudio.engine.tf import keras, kt
+from studio_data import review_texts
+
+PUNCTUATION = re.compile(r"[!\"#$%&()\*\+,\-\./:;<=>?@\[\\\]^_`{|}~']")
+
+
+@pytest.fixture(scope="module")
+def text_model():
+    texts, labels = review_texts(120, seed=3)
+    texts[0] = "Great TEA!! The box, really fresh :) "        # case, punctuation, spaces
+    df = pd.DataFrame({"review": texts})
+    y = np.array([lab == "positive" for lab in labels], dtype=int)
+    spec = FeatureSpec("review", "review", Role.TEXT, "string")
+    stats = TrainingStats.from_training(df, [spec], y, TaskType.MULTICLASS, 2)
+    hypermodel = StudioHyperModel(stats, get_template("sentiment"), seed=0)
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)          # no values set: the first trial's configuration
+    return hypermodel, hp, model, df, y
+
+
+def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_model):
+    _, hp, model, _, _ = text_model
+    assert {k: hp.values[k] for k in ("text_model", "bag_ngrams", "bag_weighting",
+                                      "bag_char_ngrams", "layers")} == {
+        "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "sublinear_tf_idf",
+        "bag_char_ngrams": True, "layers": 0}
+    assert hp.values["learning_rate"] == pytest.approx(1e-2)
+    names = {layer.name for layer in model.layers}
+    assert {"review_ngrams", "review_tf_idf", "review_l2", "review_char_ngrams",
+            "review_char_tf_idf", "review_char_l2", "review_words_and_chars"} <= names
+
+
+def _numpy_bag(texts, vectorizer, weighting) -> np.ndarray:
+    """The bag of one TextVectorization followed by SublinearTfIdf and unit length, computed
+    from nothing but the layers' configurations and weights."""
+    cfg = vectorizer.get_config()
+    vocab = vectorizer.get_vocabulary()     # column 0: "[UNK]", then the n-grams
+    index = {t: i for i, t in enumerate(vocab)}
+    idf = np.asarray(weighting.idf)
+    out = np.zeros((len(texts), len(vocab)))
+    for row, text in enumerate(texts):
+        if cfg["split"] == "character":
+            parts = list(text.lower())
+        else:
+            parts = PUNCTUATION.sub("", text.lower()).split()
+        widths = cfg["ngrams"] if isinstance(cfg["ngrams"], (list, tuple)) else \
+            range(1, cfg["ngrams"] + 1)
+        grams = Counter(" ".join(parts[i:i + n]) for n in widths
+                        for i in range(len(parts) - n + 1))
+        for gram, count in grams.items():
+            out[row, index.get(gram, 0)] += count
+    weighted = np.where(out > 0, 1 + np.log(np.maximum(out, 1)), 0) * idf
+    return weighted / np.maximum(np.linalg.norm(weighted, axis=1, keepdims=True), 1e-12)
+
+
+def test_the_bag_is_reproduced_in_numpy_from_the_layers(text_model):
+    _, _, model, df, _ = text_model
+    features = keras.Model(model.inputs, model.get_layer("review_words_and_chars").output)
+    texts = [*df["review"][:20], "Unseen wordz, zany!", ""]
+    got = predict(features, {"review": np.array(texts, dtype=object).reshape(-1, 1)})
+    words = _numpy_bag(texts, model.get_layer("review_ngrams"), model.get_layer("review_tf_idf"))
+    chars = _numpy_bag(texts, model.get_layer("review_char_ngrams"),
+                       model.get_layer("review_char_tf_idf"))
+    assert model.get_layer("review_char_ngrams").get_config()["ngrams"] == CHAR_NGRAMS
+    np.testing.assert_allclose(got, np.concatenate([words, chars], axis=1), atol=1e-5)
+    # idf follows Keras' formula on the training texts; unknown tokens weigh nothing.
+    idf = np.asarray(model.get_layer("review_tf_idf").idf)
+    assert idf[0] == 0 and math.isclose(idf.max(), math.log1p(len(df) / 2), rel_tol=1e-6)
+
+
+def test_the_other_weightings_build_and_tf_idf_learns(text_model):
+    hypermodel, _, _, df, y = text_model
+    hp = kt.HyperParameters()
+    hp.values.update({"bag_weighting": "multi_hot", "bag_char_ngrams": False})
+    names = {layer.name for layer in hypermodel.build(hp).layers}
+    assert "review_bag" in names and "review_char_ngrams" not in names
+    hp = kt.HyperParameters()
+    hp.values.update({"bag_weighting": "tf_idf"})     # Keras' own tf_idf mode, with characters
+    keras.utils.set_random_seed(0)
+    model = hypermodel.build(hp)
+    assert model.get_layer("review_char_ngrams").get_config()["output_mode"] == "tf_idf"
+    rows = make_rows({"review": df[["review"]].to_numpy().astype(object)}, y)
+    history = hypermodel.fit(hp, model, rows, validation_data=rows, epochs=6, verbose=0)
+    assert max(history.history["val_accuracy"]) > 0.9, history.history
+
+
+def test_sequence_length_follows_the_texts():
+    assert sequence_length(np.array(["a b c"] * 100)) == 16                  # at least 16
+    lengths = [" ".join(["w"] * n) for n in range(1, 101)]                  # 1..100 words
+    assert sequence_length(np.array(lengths)) == 96                         # 95 % -> 95, x8
+    assert sequence_length(np.array([" ".join(["w"] * 5000)] * 10)) == 400  # at most 400
