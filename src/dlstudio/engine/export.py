@@ -147,6 +147,20 @@ def model_card_markdown(card: ModelCard) -> str:
     for k, v in card.hyperparameters.items():
         if not k.startswith("tuner/"):
             lines.append(f"- {k}: {v}")
+    if card.ensemble:
+        lines += ["", f"## An ensemble of {len(card.ensemble)} networks", "",
+                  f"The model averages the outputs of the best {len(card.ensemble)} networks "
+                  "of the search (the number chosen on the validation rows, where the average "
+                  "beat the best network alone). Each member, with its validation score in "
+                  "the search:", ""]
+        for i, m in enumerate(card.ensemble, start=1):
+            hps = ", ".join(f"{k}={v}" for k, v in m["hyperparameters"].items()
+                            if not k.startswith("tuner/"))
+            score = "-" if m.get("score") is None else f"{m['score']:.4f}"
+            lines.append(f"{i}. trial {m['trial_id']}, {card.template['objective']} {score}: "
+                         f"{hps}")
+    if card.device:
+        lines += ["", f"Trained on: {card.device}."]
     lines += ["", "## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in card.versions.items()]
     lines += ["", "## Limits", "",

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dlstudio.engine import data as data_mod
+from dlstudio.engine import ensemble
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.errors import ConfigError, UserError
 from dlstudio.engine.events import (
@@ -101,18 +102,21 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
-    searched = tuner.get_best_models(1)[0]
+    # The best network, or the average of the best k when that wins on the validation rows.
+    choice = ensemble.choose(tuner, template, task.type, arrays["validation"], y["validation"],
+                             reporter, lambda m, a: model_outputs(m, a, task.type))
+    searched = ensemble.build(choice.models)
     # The threshold is chosen on validation rows the chosen model has not trained on.
-    val_out = model_outputs(searched, arrays["validation"], task.type)
+    val_out = (choice.outputs if choice.outputs is not None
+               else model_outputs(searched, arrays["validation"], task.type))
     model = searched
     reason = result.reason
     if reason is EndReason.BUDGET:
-        refitted = refit(hypermodel, tuner.oracle.get_best_trials(1)[0], arrays, y, config.seed,
-                         reporter)
+        refitted = refit_all(hypermodel, choice.trials, arrays, y, config.seed, reporter)
         if refitted is None:          # Stop pressed during the refit: keep the searched model
             reason = EndReason.STOPPED
         else:
-            model = refitted
+            model = ensemble.build(refitted)
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
@@ -121,6 +125,7 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
         trial_id=result.best_trial_id, score=result.best_score, objective=template.objective,
         hyperparameters=result.best_hyperparameters, reason=str(reason),
         completed_trials=result.completed, max_trials=max_trials, max_epochs=max_epochs)
+    project.set_ensemble(choice.summary(template.objective))
 
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message="Measuring the best network on the test rows."))
@@ -134,48 +139,70 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation.metrics,
-                          export_dir=export_dir)
+                          export_dir=export_dir, ensemble_size=choice.k)
 
 
 def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
           y: dict[str, np.ndarray], seed: int, reporter: Reporter):
-    """The best configuration trained again on training + validation rows, for as many epochs
-    as it took to reach its best validation score. More rows usually make a better model; the
-    test rows stay unseen. Reports each epoch; returns None if Stop was pressed meanwhile."""
+    """The best configuration trained again on training + validation rows (see `refit_all`)."""
+    models = refit_all(hypermodel, [best_trial], arrays, y, seed, reporter)
+    return None if models is None else models[0]
+
+
+def refit_all(hypermodel, trials: list, arrays: dict[str, dict[str, np.ndarray]],
+              y: dict[str, np.ndarray], seed: int, reporter: Reporter) -> list | None:
+    """Each trial's configuration trained again on training + validation rows, for as many
+    epochs as it took to reach its best validation score: the best network, or each member of
+    an ensemble. More rows usually make a better model; the test rows stay unseen. Reports
+    each epoch as one phase; returns None if Stop was pressed meanwhile."""
     from dlstudio.engine.hypermodel import make_rows
     from dlstudio.engine.tf import keras
 
-    epochs = int(best_trial.best_step) + 1
+    counts = [int(t.best_step) + 1 for t in trials]
+    epochs = sum(counts)
     rows = len(y["train"]) + len(y["validation"])
-    batch = best_trial.hyperparameters.values.get("batch_size")
-    batches = f", batches of {batch} rows as in the search" if batch else ""
-    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
-        f"Training the best network again on all {rows} training and validation rows "
-        f"({epochs} epochs{batches}).")))
+    if len(trials) == 1:
+        batch = trials[0].hyperparameters.values.get("batch_size")
+        batches = f", batches of {batch} rows as in the search" if batch else ""
+        what = f"the best network again on all {rows} training and validation rows " \
+               f"({epochs} epochs{batches})"
+    else:
+        what = (f"the {len(trials)} networks of the ensemble again on all {rows} training and "
+                f"validation rows ({' + '.join(map(str, counts))} epochs, batch sizes as in "
+                "the search)")
+    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=f"Training {what}."))
 
     class Progress(keras.callbacks.Callback):
         stopped = False
+        done = 0                                   # epochs of the earlier members
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            reporter.report(PhaseProgress(phase=Phase.REFIT, step=epoch + 1, steps=epochs,
+            step = self.done + epoch + 1
+            reporter.report(PhaseProgress(phase=Phase.REFIT, step=step, steps=epochs,
                                           logs={k: float(v) for k, v in (logs or {}).items()}))
-            if epoch + 1 < epochs and reporter.should_stop():
+            if step < epochs and reporter.should_stop():
                 self.stopped = self.model.stop_training = True
 
-    keras.utils.set_random_seed(seed)
     both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
             for k in arrays["train"]}
-    hp = best_trial.hyperparameters
-    model = hypermodel.build(hp)
+    rows_both = make_rows(both, np.concatenate([y["train"], y["validation"]]))
     progress = Progress()
-    hypermodel.fit(hp, model, make_rows(both, np.concatenate([y["train"], y["validation"]])),
-                   epochs=epochs, verbose=0, callbacks=[progress])
-    if progress.stopped:
-        reporter.report(Log(level="info", message=(
-            "Stopped while training the best network again; keeping the network the search "
-            "found.")))
-        return None
-    return model
+    models = []
+    for trial, count in zip(trials, counts, strict=True):
+        keras.utils.set_random_seed(seed)
+        hp = trial.hyperparameters
+        model = hypermodel.build(hp)
+        hypermodel.fit(hp, model, rows_both, epochs=count, verbose=0, callbacks=[progress])
+        if progress.stopped:
+            reporter.report(Log(level="info", message=(
+                "Stopped while training the best network again; keeping the network the "
+                "search found." if len(trials) == 1 else
+                "Stopped while training the networks of the ensemble again; keeping the "
+                "networks the search found.")))
+            return None
+        progress.done += count
+        models.append(model)
+    return models
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -210,6 +237,7 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
     test_out = model_outputs(model, run.arrays["test"], task.type)
     report = ev.evaluate(task.type, task.classes, y["test"], test_out, threshold=threshold)
     report.positive_class = task.positive_class
+    report.ensemble_size = ensemble.size(model)
     report.threshold_rule = THRESHOLD_RULES.get(rule) if rule else None
     report.costs = {"false_approval": config.cost_false_approval,
                     "false_rejection": config.cost_false_rejection}
@@ -312,6 +340,9 @@ def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
                   "label": "string [N], the predicted class"}),
         metrics=evaluation.metrics,
         hyperparameters=project.best_hyperparameters,
+        ensemble=(list(project.ensemble.get("members") or [])
+                  if evaluation.ensemble_size > 1 else []),
+        device=evaluation.device,
         data={"source": Path(run.config.data).name,
               "rows": sum(split[k] for k in ("train", "validation", "test")),
               "columns": len(run.schema.columns), **split},
@@ -331,7 +362,9 @@ def export_project(project: Project, export_dir: str | Path, model=None,
         raise ConfigError(f"The project '{project.root}' has not been evaluated yet.")
     run = run or PreparedRun.load(project)
     sample = to_arrays(run.parts["test"].head(EXPORT_SAMPLE_ROWS), run.specs)
-    result = ex.export_model(model, run.specs, model_card(run, evaluation), sample, export_dir)
+    card = model_card(run, evaluation)
+    result = ex.export_model(model, run.specs, card, sample, export_dir)
+    result["ensemble_size"] = len(card.ensemble) or 1
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
                                                        "curl_example", "python_example")})
     return result

@@ -280,6 +280,16 @@ class Project:
                                "max_trials": max_trials, "max_epochs": max_epochs}
         self.save()
 
+    @property
+    def ensemble(self) -> dict[str, Any]:
+        """How many of the best networks the model averages and why (`ensemble.Choice.summary`:
+        k, validation_scores per k, members); empty before the choice was made."""
+        return dict(self.meta.get("ensemble") or {})
+
+    def set_ensemble(self, summary: dict[str, Any]) -> None:
+        self.meta["ensemble"] = summary
+        self.save()
+
     def set_outcome(self, status: Status, metrics: dict[str, float]) -> None:
         """The status at the end of a search and the best model's test metrics."""
         self.meta["metrics"] = metrics

@@ -351,6 +351,9 @@ class TrainingPage(Page):
             case ev.PhaseStarted():
                 self.status.setText(event.message)
                 self.append_log(event.message)
+            case ev.PhaseProgress(phase=ev.Phase.ENSEMBLE):
+                self.status.setText(f"Checking the average of the best networks: {event.step} "
+                                    f"of {event.steps}.")
             case ev.PhaseProgress():
                 self.status.setText(f"Training the best network again: epoch {event.step} of "
                                     f"{event.steps}.")
