@@ -60,6 +60,18 @@ def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:
     return a > b + margin if direction == "max" else a < b - margin
 
 
+def pick_k(scores: list[float], direction: str, min_gain: float = MIN_GAIN) -> int:
+    """How many members to average, from `scores[i]`, the validation score of the average of
+    the best i + 1: the best score, the smallest k on a tie, and k > 1 only when it beats one
+    network by more than `min_gain`."""
+    k = 1
+    for i, score in enumerate(scores[1:], start=2):
+        if better(score, scores[0], direction, min_gain) and better(score, scores[k - 1],
+                                                                    direction):
+            k = i
+    return k
+
+
 @dataclass
 class Choice:
     """What the ensemble step decided. `trials` are KerasTuner trials, best first; `models`
@@ -117,11 +129,7 @@ def choose(tuner, template: Template, task: TaskType, arrays: dict[str, np.ndarr
         scores.append(validation_score(template.objective, task, y, total / (i + 1)))
         reporter.report(PhaseProgress(phase=Phase.ENSEMBLE, step=i + 1, steps=len(trials),
                                       logs={template.objective: scores[-1]}))
-    k = 1
-    for i, score in enumerate(scores[1:], start=2):
-        if better(score, scores[0], template.direction, MIN_GAIN) and better(
-                score, scores[k - 1], template.direction):
-            k = i
+    k = pick_k(scores, template.direction)
     seconds = time.monotonic() - started
     if k > 1:
         outputs = sum(np.asarray(outputs_of(m, arrays), dtype=np.float64)
