@@ -333,3 +333,19 @@ def test_results_explain_text_models_and_never_show_an_empty_chart(window):
     assert not shown(page.importance_plot) and shown(page.importance_note)
     assert not shown(page.words_box)
     assert shown(page.roc_plot)          # predicted vs true
+
+
+def test_results_say_whether_the_model_is_one_network_or_an_ensemble(window):
+    from dlstudio.engine.records import EvaluationReport
+    from dlstudio.engine.templates import TaskType
+
+    page = window.results_page
+    report = EvaluationReport(task=TaskType.REGRESSION, classes=[], metrics={"rmse": 1.0},
+                              test={"y_true": [1.0, 2.0], "scores": [1.1, 2.2]})
+    page.set_evaluation(report)
+    assert "The model is one network." in page.summary.text()
+    report.ensemble_size, report.device = 3, "GPU: NVIDIA H200 (mixed precision)"
+    page.set_evaluation(report)
+    text = page.summary.text()
+    assert "an ensemble of 3 networks" in text and "beat the best network alone" in text
+    assert "trained on GPU: NVIDIA H200 (mixed precision)." in text

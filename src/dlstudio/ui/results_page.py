@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.records import EvaluationReport, model_kind
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui.models import format_value
@@ -299,7 +299,16 @@ class ResultsPage(Page):
         n = len(self._y)
         self.summary.setText(f"Measured on {n:,} test rows held back from the search. "
                              + (f"The model flags '{self._positive}' when its probability is at "
-                                "least the threshold below." if binary else ""))
+                                "least the threshold below. " if binary else "")
+                             + self._model_sentence(evaluation))
+
+    @staticmethod
+    def _model_sentence(evaluation: EvaluationReport) -> str:
+        """What the model is (one network or an ensemble of k) and where it was trained."""
+        text = f"The model is {model_kind(evaluation.ensemble_size)}"
+        if evaluation.ensemble_size > 1:
+            text += ", which beat the best network alone on the validation rows"
+        return text + (f"; trained on {evaluation.device}." if evaluation.device else ".")
 
     def _draw_roc(self, roc: dict[str, list[float]], title: str) -> None:
         self.roc_plot.setTitle(title, size="10pt")
