@@ -126,8 +126,9 @@ class Progress:
                 resumed = (f", {event.completed_trials} done before" if event.completed_trials
                            else "")
                 limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
+                on = f" on {event.device}" if event.device else ""
                 self._line(f"Searching with {event.tuner} for the best {event.objective} "
-                           f"({event.max_trials} trials{limit}{resumed}). Project: "
+                           f"({event.max_trials} trials{limit}{resumed}){on}. Project: "
                            f"{event.project}")
             case ev.TrialStarted():
                 self.trial = f"Trial {event.number}/{event.max_trials}"

@@ -99,6 +99,10 @@ def test_the_ensemble_is_its_own_phase_then_each_member_is_refitted(ensemble_run
     assert len(members) == 2 and project.ensemble["k"] == 2
     assert members[0]["trial_id"] == project.meta["best"]["trial_id"]
     assert members[0]["score"] >= members[1]["score"]       # best first (val_auc: max)
+    # Each trial wrote its TensorBoard logs under the project.
+    for trial_id in {e.trial_id for e in events if type(e).__name__ == "TrialEnded"}:
+        logs = project.tensorboard_dir / trial_id / "execution0" / "validation"
+        assert list(logs.glob("events.out.tfevents.*")), logs
 
 
 def test_recorded_validation_scores_are_the_averages_of_the_searched_networks(ensemble_run):

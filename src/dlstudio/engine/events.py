@@ -71,6 +71,7 @@ class SearchStarted(Event):
     time_limit: float | None
     tuner: str
     completed_trials: int = 0  # > 0 when a search is resumed
+    device: str = ""           # where the networks train, e.g. "CPU", "GPU: NVIDIA H200 (...)"
 
 
 @dataclass

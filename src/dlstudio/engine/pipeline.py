@@ -73,16 +73,19 @@ def log_exception(project: Project, exc: BaseException) -> str:
 def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
            export: str | Path | None = None) -> SearchFinished:
     """Search, keep the best model, evaluate it and (if `export` is given) export it."""
+    from dlstudio.engine import device as device_mod
     from dlstudio.engine import search as search_mod
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
     from dlstudio.engine.tf import keras
 
     project, config, template, task = run.project, run.config, run.template, run.task
     arrays, y = run.arrays, run.y
+    device = device_mod.configure(task.type)   # mixed precision and larger batches on a GPU
     keras.utils.set_random_seed(config.seed)
     stats = TrainingStats.from_training(run.parts["train"], run.specs, y["train"], task.type,
                                         len(task.classes))
     hypermodel = StudioHyperModel(stats, template, config.search_space, seed=config.seed)
+    hypermodel.batch_scale = device.batch_scale
     max_trials = config.max_trials or template.max_trials
     max_epochs = config.max_epochs or template.max_epochs
     deadline = time.monotonic() + config.time_limit if config.time_limit else None
@@ -94,11 +97,12 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     reporter.report(SearchStarted(
         project=str(project.root), template=template.name, objective=template.objective,
         direction=template.direction, max_trials=max_trials, time_limit=config.time_limit,
-        tuner=config.tuner, completed_trials=done))
+        tuner=config.tuner, completed_trials=done, device=device.describe()))
     project.set_status(Status.SEARCHING)
 
     result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
-                                   make_rows(arrays["validation"], y["validation"]), template)
+                                   make_rows(arrays["validation"], y["validation"]), template,
+                                   tensorboard_dir=project.tensorboard_dir)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
@@ -129,7 +133,7 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
 
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message="Measuring the best network on the test rows."))
-    evaluation = evaluate_model(run, model, val_out, reporter)
+    evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
     project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                         evaluation.metrics)
     export_dir = None
@@ -220,7 +224,7 @@ def model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> 
 
 
 def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
-                   reporter: Reporter | None = None) -> EvaluationReport:
+                   reporter: Reporter | None = None, device: str = "") -> EvaluationReport:
     """Test metrics of `model`, written to models/evaluation.json; the decision threshold comes
     from `val_out`, the searched model's outputs on the validation rows. Text columns also get
     the words that move the predictions most (`explain.word_importance`, on validation rows),
@@ -238,6 +242,7 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
     report = ev.evaluate(task.type, task.classes, y["test"], test_out, threshold=threshold)
     report.positive_class = task.positive_class
     report.ensemble_size = ensemble.size(model)
+    report.device = device
     report.threshold_rule = THRESHOLD_RULES.get(rule) if rule else None
     report.costs = {"false_approval": config.cost_false_approval,
                     "false_rejection": config.cost_false_rejection}

@@ -149,6 +149,11 @@ class Project:
         return self.root / "export"
 
     @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard logs: one folder per trial (`tensorboard --logdir PROJECT/tensorboard`)."""
+        return self.root / "tensorboard"
+
+    @property
     def log_path(self) -> Path:
         return self.root / "logs" / "dlstudio.log"
 
