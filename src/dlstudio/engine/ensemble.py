@@ -118,22 +118,20 @@ def choose(tuner, template: Template, task: TaskType, arrays: dict[str, np.ndarr
     reporter.report(PhaseStarted(phase=Phase.ENSEMBLE, steps=len(trials), message=(
         f"Checking whether the average of the best {len(trials)} networks beats the best one "
         "on the validation rows.")))
-    models, total, scores = [], None, []
+    models, outs, scores = [], [], []
     for i, trial in enumerate(trials):
         if i and reporter.should_stop():
             break
         model = best if i == 0 else tuner.load_model(trial)
-        out = np.asarray(outputs_of(model, arrays), dtype=np.float64)
         models.append(model)
-        total = out if total is None else total + out
-        scores.append(validation_score(template.objective, task, y, total / (i + 1)))
+        outs.append(np.asarray(outputs_of(model, arrays), dtype=np.float64))
+        scores.append(validation_score(template.objective, task, y, sum(outs) / (i + 1)))
         reporter.report(PhaseProgress(phase=Phase.ENSEMBLE, step=i + 1, steps=len(trials),
                                       logs={template.objective: scores[-1]}))
     k = pick_k(scores, template.direction)
     seconds = time.monotonic() - started
     if k > 1:
-        outputs = sum(np.asarray(outputs_of(m, arrays), dtype=np.float64)
-                      for m in models[:k]) / k
+        outputs = sum(outs[:k]) / k
         text = (f"The average of the best {k} networks wins on the validation rows: "
                 f"{template.objective} {scores[k - 1]:.4f} against {scores[0]:.4f} for the "
                 f"best network alone (checked in {seconds:.1f} s).")
