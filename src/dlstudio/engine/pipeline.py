@@ -131,8 +131,9 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
         completed_trials=result.completed, max_trials=max_trials, max_epochs=max_epochs)
     project.set_ensemble(choice.summary(template.objective))
 
+    what = "the best network" if choice.k == 1 else f"the ensemble of {choice.k} networks"
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
-                                 message="Measuring the best network on the test rows."))
+                                 message=f"Measuring {what} on the test rows."))
     evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
     project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                         evaluation.metrics)
