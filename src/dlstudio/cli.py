@@ -32,6 +32,7 @@ from typing import Any
 from dlstudio import __version__
 from dlstudio.engine import events as ev
 from dlstudio.engine.errors import UserError
+from dlstudio.engine.records import model_kind
 from dlstudio.paths import SAMPLE_FILES, append_to_log, worker_log_path
 from dlstudio.workers.process import WorkerProcess, WorkerTask
 
@@ -126,8 +127,9 @@ class Progress:
                 resumed = (f", {event.completed_trials} done before" if event.completed_trials
                            else "")
                 limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
+                on = f" on {event.device}" if event.device else ""
                 self._line(f"Searching with {event.tuner} for the best {event.objective} "
-                           f"({event.max_trials} trials{limit}{resumed}). Project: "
+                           f"({event.max_trials} trials{limit}{resumed}){on}. Project: "
                            f"{event.project}")
             case ev.TrialStarted():
                 self.trial = f"Trial {event.number}/{event.max_trials}"
@@ -147,7 +149,9 @@ class Progress:
                 self.best = event.score
                 self._line(f"  new best: {self.objective} {event.score:.4f}")
             case ev.PhaseStarted():
-                self.trial = "Final training"      # the label of the refit's progress bar
+                # the label of the phase's progress bar
+                self.trial = ("Ensemble check" if event.phase == ev.Phase.ENSEMBLE
+                              else "Final training")
                 self._line(event.message)
             case ev.PhaseProgress() if self.tty:
                 self._bar(event.step, event.steps, event.logs)
@@ -215,6 +219,7 @@ def _final_status(final: ev.Event | None, as_json: bool) -> int:
                 print(f"{ev.EndReason(final.reason).headline}: {final.trials} trials, "
                       f"best {final.best_score:.4f}.")
                 print(f"Test metrics of the best model: {metrics}")
+                print(f"The model is {model_kind(final.ensemble_size)}.")
                 print(f"Project: {final.project}")
                 if final.export_dir:
                     print(f"Exported (verified) to: {final.export_dir}")
@@ -287,7 +292,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     project = Project.open(args.project)
     with _quiet_stderr(project.root / "logs" / "worker.log"):
         result = pipeline.export_project(project, args.export_dir, formats=args.format)
-    print(f"Exported (verified in a fresh process) to {result['export_dir']}")
+    print(f"Exported (verified in a fresh process) to {result['export_dir']}: "
+          f"{model_kind(result['ensemble_size'])}.")
     for a in result["artifacts"][1:]:
         print(f"  {a['format']}: {', '.join(a['files'])} ({a['runtime']}, {a['rows']} rows, "
               f"largest difference {a['max_difference']:.2g})")

@@ -527,3 +527,34 @@ def test_the_mouse_wheel_over_a_result_chart_is_left_to_the_page(window, qtbot):
         QApplication.sendEvent(plot.viewport(), wheel)
         assert not wheel.isAccepted()
         assert plot.viewRange() == before
+
+
+def test_results_say_whether_the_model_is_one_network_or_an_ensemble(window):
+    from dlstudio.engine.records import EvaluationReport
+    from dlstudio.engine.templates import TaskType
+
+    page = window.results_page
+    report = EvaluationReport(task=TaskType.REGRESSION, classes=[], metrics={"rmse": 1.0},
+                              test={"y_true": [1.0, 2.0], "scores": [1.1, 2.2]})
+    page.set_evaluation(report)
+    assert "The model is one network." in page.summary.text()
+    report.ensemble_size, report.device = 3, "GPU: NVIDIA H200 (mixed precision)"
+    page.set_evaluation(report)
+    text = page.summary.text()
+    assert "an ensemble of 3 networks" in text and "beat the best network alone" in text
+    assert "trained on GPU: NVIDIA H200 (mixed precision)." in text
+
+
+def test_the_training_page_names_the_device_and_the_ensemble_check(window):
+    from dlstudio.engine import events as ev
+
+    tp = window.training_page
+    tp.handle_event(ev.SearchStarted(project="p", template="credit-scoring", objective="val_auc",
+                                     direction="max", max_trials=3, time_limit=None,
+                                     tuner="random", device="GPU: NVIDIA H200 (mixed precision)"))
+    assert "training on GPU: NVIDIA H200 (mixed precision)." in tp.log.toPlainText()
+    tp.handle_event(ev.PhaseStarted(phase=ev.Phase.ENSEMBLE, steps=3, message="Checking ..."))
+    tp.handle_event(ev.PhaseProgress(phase=ev.Phase.ENSEMBLE, step=2, steps=3))
+    assert tp.status.text() == "Checking the average of the best networks: 2 of 3."
+    tp.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=1, steps=4))
+    assert tp.status.text() == "Training the best network again: epoch 1 of 4."

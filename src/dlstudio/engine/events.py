@@ -71,6 +71,7 @@ class SearchStarted(Event):
     time_limit: float | None
     tuner: str
     completed_trials: int = 0  # > 0 when a search is resumed
+    device: str = ""           # where the networks train, e.g. "CPU", "GPU: NVIDIA H200 (...)"
 
 
 @dataclass
@@ -121,7 +122,8 @@ class Log(Event):
 class Phase(StrEnum):
     """The steps of a run after the search itself, each announced by `PhaseStarted`."""
 
-    REFIT = "refit"          # the best network trained again on training + validation rows
+    ENSEMBLE = "ensemble"    # k of the average of the best k networks, chosen on validation
+    REFIT = "refit"          # the best network(s) trained again on training + validation rows
     EVALUATE = "evaluate"    # test metrics, threshold, importance
     EXPLAIN = "explain"      # which words of the text columns move the predictions
     EXPORT = "export"        # SavedModel, model card, verification
@@ -154,6 +156,7 @@ class SearchFinished(Event):
     trials: int
     metrics: dict[str, Any] = field(default_factory=dict)   # test-split metrics of the best model
     export_dir: str | None = None
+    ensemble_size: int = 1    # how many networks the model averages (1: one network)
 
 
 @dataclass

@@ -173,6 +173,20 @@ def model_card_markdown(card: ModelCard) -> str:
             lines.append(f"| {a['format']} | {', '.join(f'`{f}`' for f in a['files'])} | "
                          f"{a['runtime']} | {a['rows']} | {a['max_difference']:.2g} | {same} |")
         lines += [""] + [f"- {a['format']}: {a['note']}" for a in card.artifacts]
+    if card.ensemble:
+        lines += ["", f"## An ensemble of {len(card.ensemble)} networks", "",
+                  f"The model averages the outputs of the best {len(card.ensemble)} networks "
+                  "of the search (the number chosen on the validation rows, where the average "
+                  "beat the best network alone). Each member, with its validation score in "
+                  "the search:", ""]
+        for i, m in enumerate(card.ensemble, start=1):
+            hps = ", ".join(f"{k}={v}" for k, v in m["hyperparameters"].items()
+                            if not k.startswith("tuner/"))
+            score = "-" if m.get("score") is None else f"{m['score']:.4f}"
+            lines.append(f"{i}. trial {m['trial_id']}, {card.template['objective']} {score}: "
+                         f"{hps}")
+    if card.device:
+        lines += ["", f"Trained on: {card.device}."]
     lines += ["", "## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in card.versions.items()]
     lines += ["", "## Limits", "",

@@ -49,14 +49,15 @@ def _pow2_floor(x: float) -> int:
     return 1 << max(0, int(x).bit_length() - 1)
 
 
-def batch_size_choices(rows: int) -> list[int]:
+def batch_size_choices(rows: int, scale: int = 1) -> list[int]:
     """The batch sizes to search for `rows` training rows, smallest (the default) first.
 
     Small tables search 32..256. Large ones search powers of two from about rows/500 to rows/100,
     at most MAX_BATCH_SIZE: an epoch is then a few hundred to a thousand steps whatever the size
-    of the table, instead of 20,000 steps of 32 rows on a million rows."""
-    lo = min(MAX_BATCH_SIZE, max(SMALL_BATCH_SIZES[0], _pow2_floor(rows / 500)))
-    hi = min(MAX_BATCH_SIZE, max(SMALL_BATCH_SIZES[-1], _pow2_floor(rows / 100)))
+    of the table, instead of 20,000 steps of 32 rows on a million rows. `scale` (a power of two)
+    multiplies both ends: a GPU's larger batches (`device.GPU_BATCH_SCALE`)."""
+    lo = min(MAX_BATCH_SIZE, scale * max(SMALL_BATCH_SIZES[0], _pow2_floor(rows / 500)))
+    hi = min(MAX_BATCH_SIZE, scale * max(SMALL_BATCH_SIZES[-1], _pow2_floor(rows / 100)))
     return [b for b in (1 << i for i in range(5, 13)) if lo <= b <= hi]
 
 
@@ -220,8 +221,10 @@ class StudioHyperModel(kt.HyperModel):
         top = int(self.space.get("max_units", 256))
         return [u for u in (16, 32, 64, 128, 256, 512) if u <= top] or [16]
 
+    batch_scale = 1       # larger batches on a GPU: set from `device.Device.batch_scale`
+
     def batch_sizes(self) -> list[int]:
-        return batch_size_choices(self.stats.rows)
+        return batch_size_choices(self.stats.rows, self.batch_scale)
 
     def learning_rate_range(self) -> tuple[float, float, float]:
         """(low, high, default) of the learning rate. The built-in and template bounds grow with
@@ -251,10 +254,12 @@ class StudioHyperModel(kt.HyperModel):
 
         numeric = [s for s in specs if s.role is Role.NUMERIC]
         if numeric:
-            x = (keras.layers.Concatenate(name="numeric_columns")([inputs[s.key] for s in numeric])
-                 if len(numeric) > 1 else inputs[numeric[0].key])
+            # float32 even under mixed precision: raw values such as 400,000 overflow float16.
+            x = (keras.layers.Concatenate(name="numeric_columns", dtype="float32")(
+                [inputs[s.key] for s in numeric]) if len(numeric) > 1 else inputs[numeric[0].key])
             fill, mean, std = zip(*(self.stats.numeric[s.key] for s in numeric), strict=True)
-            parts.append(NumericEncoder(list(fill), list(mean), list(std), name="numeric")(x))
+            parts.append(NumericEncoder(list(fill), list(mean), list(std), name="numeric",
+                                        dtype="float32")(x))
 
         for s in specs:
             if s.role is Role.CATEGORICAL:
@@ -425,15 +430,18 @@ class StudioHyperModel(kt.HyperModel):
                                       name=f"{s.key}_embedding")(ids)
 
     def _output(self, x):
+        # float32 outputs even under mixed precision (engine/device.py): stable softmax and
+        # loss, and predictions in the range of the target.
         task = self.stats.task
         if task is TaskType.BINARY:
-            return keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+            return keras.layers.Dense(1, activation="sigmoid", name="probability",
+                                      dtype="float32")(x)
         if task is TaskType.MULTICLASS:
             return keras.layers.Dense(self.stats.n_classes, activation="softmax",
-                                      name="probabilities")(x)
-        x = keras.layers.Dense(1, name="standardised_prediction")(x)
+                                      name="probabilities", dtype="float32")(x)
+        x = keras.layers.Dense(1, name="standardised_prediction", dtype="float32")(x)
         return keras.layers.Rescaling(scale=self.stats.target_std, offset=self.stats.target_mean,
-                                      name="prediction")(x)
+                                      name="prediction", dtype="float32")(x)
 
     # -- training -----------------------------------------------------------------------------
     def class_weight(self, hp: kt.HyperParameters) -> dict[int, float] | None:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from dlstudio.engine import data as data_mod
+from dlstudio.engine import ensemble
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.errors import ConfigError, UserError
 from dlstudio.engine.events import (
@@ -72,16 +73,19 @@ def log_exception(project: Project, exc: BaseException) -> str:
 def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
            export: str | Path | None = None) -> SearchFinished:
     """Search, keep the best model, evaluate it and (if `export` is given) export it."""
+    from dlstudio.engine import device as device_mod
     from dlstudio.engine import search as search_mod
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
     from dlstudio.engine.tf import keras
 
     project, config, template, task = run.project, run.config, run.template, run.task
     arrays, y = run.arrays, run.y
+    device = device_mod.configure(task.type)   # mixed precision and larger batches on a GPU
     keras.utils.set_random_seed(config.seed)
     stats = TrainingStats.from_training(run.parts["train"], run.specs, y["train"], task.type,
                                         len(task.classes))
     hypermodel = StudioHyperModel(stats, template, config.search_space, seed=config.seed)
+    hypermodel.batch_scale = device.batch_scale
     max_trials = config.max_trials or template.max_trials
     max_epochs = config.max_epochs or template.max_epochs
     deadline = time.monotonic() + config.time_limit if config.time_limit else None
@@ -93,26 +97,30 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     reporter.report(SearchStarted(
         project=str(project.root), template=template.name, objective=template.objective,
         direction=template.direction, max_trials=max_trials, time_limit=config.time_limit,
-        tuner=config.tuner, completed_trials=done))
+        tuner=config.tuner, completed_trials=done, device=device.describe()))
     project.set_status(Status.SEARCHING)
 
     result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
-                                   make_rows(arrays["validation"], y["validation"]), template)
+                                   make_rows(arrays["validation"], y["validation"]), template,
+                                   tensorboard_dir=project.tensorboard_dir)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
-    searched = tuner.get_best_models(1)[0]
+    # The best network, or the average of the best k when that wins on the validation rows.
+    choice = ensemble.choose(tuner, template, task.type, arrays["validation"], y["validation"],
+                             reporter, lambda m, a: model_outputs(m, a, task.type))
+    searched = ensemble.build(choice.models)
     # The threshold is chosen on validation rows the chosen model has not trained on.
-    val_out = model_outputs(searched, arrays["validation"], task.type)
+    val_out = (choice.outputs if choice.outputs is not None
+               else model_outputs(searched, arrays["validation"], task.type))
     model = searched
     reason = result.reason
     if reason is EndReason.BUDGET:
-        refitted = refit(hypermodel, tuner.oracle.get_best_trials(1)[0], arrays, y, config.seed,
-                         reporter)
+        refitted = refit_all(hypermodel, choice.trials, arrays, y, config.seed, reporter)
         if refitted is None:          # Stop pressed during the refit: keep the searched model
             reason = EndReason.STOPPED
         else:
-            model = refitted
+            model = ensemble.build(refitted)
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
@@ -121,10 +129,12 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
         trial_id=result.best_trial_id, score=result.best_score, objective=template.objective,
         hyperparameters=result.best_hyperparameters, reason=str(reason),
         completed_trials=result.completed, max_trials=max_trials, max_epochs=max_epochs)
+    project.set_ensemble(choice.summary(template.objective))
 
+    what = "the best network" if choice.k == 1 else f"the ensemble of {choice.k} networks"
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
-                                 message="Measuring the best network on the test rows."))
-    evaluation = evaluate_model(run, model, val_out, reporter)
+                                 message=f"Measuring {what} on the test rows."))
+    evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
     project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                         evaluation.metrics)
     export_dir = None
@@ -134,48 +144,70 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation.metrics,
-                          export_dir=export_dir)
+                          export_dir=export_dir, ensemble_size=choice.k)
 
 
 def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
           y: dict[str, np.ndarray], seed: int, reporter: Reporter):
-    """The best configuration trained again on training + validation rows, for as many epochs
-    as it took to reach its best validation score. More rows usually make a better model; the
-    test rows stay unseen. Reports each epoch; returns None if Stop was pressed meanwhile."""
+    """The best configuration trained again on training + validation rows (see `refit_all`)."""
+    models = refit_all(hypermodel, [best_trial], arrays, y, seed, reporter)
+    return None if models is None else models[0]
+
+
+def refit_all(hypermodel, trials: list, arrays: dict[str, dict[str, np.ndarray]],
+              y: dict[str, np.ndarray], seed: int, reporter: Reporter) -> list | None:
+    """Each trial's configuration trained again on training + validation rows, for as many
+    epochs as it took to reach its best validation score: the best network, or each member of
+    an ensemble. More rows usually make a better model; the test rows stay unseen. Reports
+    each epoch as one phase; returns None if Stop was pressed meanwhile."""
     from dlstudio.engine.hypermodel import make_rows
     from dlstudio.engine.tf import keras
 
-    epochs = int(best_trial.best_step) + 1
+    counts = [int(t.best_step) + 1 for t in trials]
+    epochs = sum(counts)
     rows = len(y["train"]) + len(y["validation"])
-    batch = best_trial.hyperparameters.values.get("batch_size")
-    batches = f", batches of {batch} rows as in the search" if batch else ""
-    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=(
-        f"Training the best network again on all {rows} training and validation rows "
-        f"({epochs} epochs{batches}).")))
+    if len(trials) == 1:
+        batch = trials[0].hyperparameters.values.get("batch_size")
+        batches = f", batches of {batch} rows as in the search" if batch else ""
+        what = f"the best network again on all {rows} training and validation rows " \
+               f"({epochs} epochs{batches})"
+    else:
+        what = (f"the {len(trials)} networks of the ensemble again on all {rows} training and "
+                f"validation rows ({' + '.join(map(str, counts))} epochs, batch sizes as in "
+                "the search)")
+    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=f"Training {what}."))
 
     class Progress(keras.callbacks.Callback):
         stopped = False
+        done = 0                                   # epochs of the earlier members
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            reporter.report(PhaseProgress(phase=Phase.REFIT, step=epoch + 1, steps=epochs,
+            step = self.done + epoch + 1
+            reporter.report(PhaseProgress(phase=Phase.REFIT, step=step, steps=epochs,
                                           logs={k: float(v) for k, v in (logs or {}).items()}))
-            if epoch + 1 < epochs and reporter.should_stop():
+            if step < epochs and reporter.should_stop():
                 self.stopped = self.model.stop_training = True
 
-    keras.utils.set_random_seed(seed)
     both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
             for k in arrays["train"]}
-    hp = best_trial.hyperparameters
-    model = hypermodel.build(hp)
+    rows_both = make_rows(both, np.concatenate([y["train"], y["validation"]]))
     progress = Progress()
-    hypermodel.fit(hp, model, make_rows(both, np.concatenate([y["train"], y["validation"]])),
-                   epochs=epochs, verbose=0, callbacks=[progress])
-    if progress.stopped:
-        reporter.report(Log(level="info", message=(
-            "Stopped while training the best network again; keeping the network the search "
-            "found.")))
-        return None
-    return model
+    models = []
+    for trial, count in zip(trials, counts, strict=True):
+        keras.utils.set_random_seed(seed)
+        hp = trial.hyperparameters
+        model = hypermodel.build(hp)
+        hypermodel.fit(hp, model, rows_both, epochs=count, verbose=0, callbacks=[progress])
+        if progress.stopped:
+            reporter.report(Log(level="info", message=(
+                "Stopped while training the best network again; keeping the network the "
+                "search found." if len(trials) == 1 else
+                "Stopped while training the networks of the ensemble again; keeping the "
+                "networks the search found.")))
+            return None
+        progress.done += count
+        models.append(model)
+    return models
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -193,7 +225,7 @@ def model_outputs(model, arrays: dict[str, np.ndarray], task_type: TaskType) -> 
 
 
 def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
-                   reporter: Reporter | None = None) -> EvaluationReport:
+                   reporter: Reporter | None = None, device: str = "") -> EvaluationReport:
     """Test metrics of `model`, written to models/evaluation.json; the decision threshold comes
     from `val_out`, the searched model's outputs on the validation rows. Text columns also get
     the words that move the predictions most (`explain.word_importance`, on validation rows),
@@ -210,6 +242,8 @@ def evaluate_model(run: PreparedRun, model, val_out: np.ndarray,
     test_out = model_outputs(model, run.arrays["test"], task.type)
     report = ev.evaluate(task.type, task.classes, y["test"], test_out, threshold=threshold)
     report.positive_class = task.positive_class
+    report.ensemble_size = ensemble.size(model)
+    report.device = device
     report.threshold_rule = THRESHOLD_RULES.get(rule) if rule else None
     report.costs = {"false_approval": config.cost_false_approval,
                     "false_rejection": config.cost_false_rejection}
@@ -338,6 +372,9 @@ def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
                   "label": "string [N], the predicted class"}),
         metrics=evaluation.metrics,
         hyperparameters=project.best_hyperparameters,
+        ensemble=(list(project.ensemble.get("members") or [])
+                  if evaluation.ensemble_size > 1 else []),
+        device=evaluation.device,
         data={"source": Path(run.config.data).name,
               "rows": sum(split[k] for k in ("train", "validation", "test")),
               "columns": len(run.schema.columns), **split},
@@ -371,6 +408,7 @@ def export_project(project: Project, export_dir: str | Path, model=None,
     extra = (deploy.artifact_writer(model, run.specs, card, formats)
              if formats != [SAVEDMODEL] else None)
     result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra)
+    result["ensemble_size"] = len(card.ensemble) or 1
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
                                                        "curl_example", "python_example",
                                                        "artifacts")})

@@ -163,6 +163,11 @@ class Project:
         return self.root / "export"
 
     @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard logs: one folder per trial (`tensorboard --logdir PROJECT/tensorboard`)."""
+        return self.root / "tensorboard"
+
+    @property
     def log_path(self) -> Path:
         return self.root / "logs" / "dlstudio.log"
 
@@ -292,6 +297,16 @@ class Project:
                              "model": str(self.best_model_path.relative_to(self.root))}
         self.meta["search"] = {"reason": reason, "completed_trials": completed_trials,
                                "max_trials": max_trials, "max_epochs": max_epochs}
+        self.save()
+
+    @property
+    def ensemble(self) -> dict[str, Any]:
+        """How many of the best networks the model averages and why (`ensemble.Choice.summary`:
+        k, validation_scores per k, members); empty before the choice was made."""
+        return dict(self.meta.get("ensemble") or {})
+
+    def set_ensemble(self, summary: dict[str, Any]) -> None:
+        self.meta["ensemble"] = summary
         self.save()
 
     def set_outcome(self, status: Status, metrics: dict[str, float]) -> None:

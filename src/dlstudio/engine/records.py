@@ -20,6 +20,13 @@ def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if k in names}
 
 
+def model_kind(networks: int) -> str:
+    """What the model is, in words: "one network" or "an ensemble of 3 networks (...)"."""
+    if networks <= 1:
+        return "one network"
+    return f"an ensemble of {networks} networks (their outputs averaged)"
+
+
 @dataclass(frozen=True)
 class Task:
     """What the model predicts, settled once from the data by `prepare`."""
@@ -86,6 +93,8 @@ class EvaluationReport:
     # the words that push the prediction towards the class most (effect > 0, strongest first),
     # then those that push it away most (effect < 0); see `engine/explain.py`.
     word_importance: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    ensemble_size: int = 1     # networks averaged by the model measured (1: one network)
+    device: str = ""           # where it was trained, e.g. "CPU" or "GPU: NVIDIA H200"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "task": str(self.task)}
@@ -130,6 +139,10 @@ class ModelCard:
     # runtime, verified, rows, max_difference, labels_equal (None for regression), note.
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     format_version: int = 1
+    # An ensemble's members, best first: trial_id, score (the search's validation score) and
+    # hyperparameters. Empty: the export is one network (`hyperparameters` above).
+    ensemble: list[dict[str, Any]] = field(default_factory=list)
+    device: str = ""                        # where it was trained, e.g. "GPU: NVIDIA H200"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "task": str(self.task)}

@@ -211,14 +211,21 @@ class SearchResult:
     best_hyperparameters: dict[str, Any]
 
 
-def run_search(tuner: StudioTuner, train, validation, template: Template) -> SearchResult:
-    """Run (or continue) the search; returns when the budget, the time or a stop ends it."""
+def run_search(tuner: StudioTuner, train, validation, template: Template,
+               tensorboard_dir: Path | None = None) -> SearchResult:
+    """Run (or continue) the search; returns when the budget, the time or a stop ends it.
+    With `tensorboard_dir`, each trial writes its TensorBoard logs (losses, metrics and
+    hyper-parameters per epoch) under `tensorboard_dir/<trial id>/` (KerasTuner names the
+    folder per trial)."""
     control = tuner.control
     callbacks = [
         EventCallback(control),
         keras.callbacks.EarlyStopping(monitor=template.objective, mode=template.direction,
                                       patience=EARLY_STOPPING_PATIENCE),
     ]
+    if tensorboard_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(
+            log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0))
     if not control.must_end():
         tuner.search(train, validation_data=validation, epochs=control.max_epochs,
                      callbacks=callbacks, verbose=0)

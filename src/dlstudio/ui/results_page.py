@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from dlstudio.engine.errors import UserError
-from dlstudio.engine.records import EvaluationReport
+from dlstudio.engine.records import EvaluationReport, model_kind
 from dlstudio.engine.report import write_report
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
@@ -290,7 +290,16 @@ class ResultsPage(Page):
         n = len(self._y)
         self.summary.setText(f"Measured on {n:,} test rows held back from the search. "
                              + (f"The model flags '{self._positive}' when its probability is at "
-                                "least the threshold below." if binary else ""))
+                                "least the threshold below. " if binary else "")
+                             + self._model_sentence(evaluation))
+
+    @staticmethod
+    def _model_sentence(evaluation: EvaluationReport) -> str:
+        """What the model is (one network or an ensemble of k) and where it was trained."""
+        text = f"The model is {model_kind(evaluation.ensemble_size)}"
+        if evaluation.ensemble_size > 1:
+            text += ", which beat the best network alone on the validation rows"
+        return text + (f"; trained on {evaluation.device}." if evaluation.device else ".")
 
     def _show_per_class(self, evaluation: EvaluationReport) -> None:
         """Per-class precision, recall and F1 where the decisions are the most probable class

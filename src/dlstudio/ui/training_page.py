@@ -351,6 +351,9 @@ class TrainingPage(Page):
             case ev.PhaseStarted():
                 self.status.setText(event.message)
                 self.append_log(event.message)
+            case ev.PhaseProgress(phase=ev.Phase.ENSEMBLE):
+                self.status.setText(f"Checking the average of the best networks: {event.step} "
+                                    f"of {event.steps}.")
             case ev.PhaseProgress():
                 self.status.setText(f"Training the best network again: epoch {event.step} of "
                                     f"{event.steps}.")
@@ -377,8 +380,9 @@ class TrainingPage(Page):
         self.metric_plot.setLabel("left", name)
         self.best_plot.setTitle(f"Best validation {name} so far", size="10pt")
         verb = "Resumed" if event.completed_trials else "Started"
+        on = f", training on {event.device}" if event.device else ""
         self.append_log(f"{verb} a search: up to {event.max_trials} networks, "
-                        f"{event.tuner} tuner, optimising validation {name}.")
+                        f"{event.tuner} tuner, optimising validation {name}{on}.")
 
     def _trial_started(self, event: ev.TrialStarted) -> None:
         self.current_trial = event.trial_id

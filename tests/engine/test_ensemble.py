@@ -1,0 +1,184 @@
+"""Ensembles, on a real (tiny) search: the rule that picks k, the validation scores it reads, and
+one full run whose ensemble is exported, reloaded in fresh processes and used by `dlstudio
+predict` unchanged."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlstudio.engine import ensemble, pipeline
+from dlstudio.engine.config import RunConfig
+from dlstudio.engine.events import (
+    Log,
+    Phase,
+    PhaseProgress,
+    PhaseStarted,
+    SearchFinished,
+)
+from dlstudio.engine.features import to_arrays
+from dlstudio.engine.prepare import PreparedRun
+from dlstudio.engine.project import Project
+from dlstudio.engine.reporter import CallbackReporter, ListReporter
+from dlstudio.engine.templates import TaskType
+from studio_data import credit_frame, run_cli
+
+
+@pytest.mark.parametrize(("scores", "direction", "k"), [
+    ([0.80, 0.79, 0.78], "max", 1),              # no average beats one network
+    ([0.80, 0.81, 0.83, 0.82], "max", 3),        # the best average
+    ([0.80, 0.82, 0.82], "max", 2),              # a tie goes to fewer networks
+    ([0.80, 0.80005], "max", 1),                 # a gain below MIN_GAIN is noise
+    ([0.50, 0.45, 0.47], "min", 2),              # a loss: lower is better
+])
+def test_k_is_the_best_average_on_validation(scores, direction, k):
+    assert ensemble.pick_k(scores, direction) == k
+
+
+def test_validation_scores_agree_with_the_keras_metrics_the_search_optimises():
+    from dlstudio.engine.tf import keras
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(0.6 * y + rng.random(400) * 0.5, 0.01, 0.99)
+    out = np.column_stack([1 - p, p])
+    auc = keras.metrics.AUC(num_thresholds=2000)
+    auc.update_state(y, p)
+    assert ensemble.validation_score("val_auc", TaskType.BINARY, y, out) == pytest.approx(
+        float(auc.result()), abs=2e-3)
+    acc = keras.metrics.BinaryAccuracy()
+    acc.update_state(y, p)
+    assert ensemble.validation_score("val_accuracy", TaskType.BINARY, y, out) == pytest.approx(
+        float(acc.result()))
+    loss = keras.losses.BinaryCrossentropy()(y.astype("float32"), p.astype("float32"))
+    assert ensemble.validation_score("val_loss", TaskType.BINARY, y, out) == pytest.approx(
+        float(loss), rel=1e-4)
+    values = rng.normal(size=50)
+    pred = values + rng.normal(scale=0.3, size=50)
+    assert ensemble.validation_score("val_rmse", TaskType.REGRESSION, values, pred) == \
+        pytest.approx(float(np.sqrt(np.mean((values - pred) ** 2))))
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tmp_path_factory):
+    """A full run whose choice is made to keep two members, whatever the validation scores
+    say (the rule itself is tested above): the path after the choice — refit of each member,
+    evaluation, export, verification — is what this exercises, all of it real."""
+    root = tmp_path_factory.mktemp("ensemble")
+    data = root / "credit.csv"
+    credit_frame(300).to_csv(data, index=False)
+    config = RunConfig(data=str(data), template="credit-scoring", project=str(root / "project"),
+                       max_trials=3, max_epochs=3, seed=3, export=str(root / "export"))
+    reporter = ListReporter()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ensemble, "pick_k", lambda scores, direction: 2)
+        final = pipeline.run(config, reporter)
+    assert isinstance(final, SearchFinished), final
+    return root, Project.open(root / "project"), reporter.events, final
+
+
+def test_the_ensemble_is_its_own_phase_then_each_member_is_refitted(ensemble_run):
+    _, project, events, final = ensemble_run
+    phases = [(e.phase, e.steps) for e in events if isinstance(e, PhaseStarted)]
+    assert phases[0] == (Phase.ENSEMBLE, 3)
+    assert [e.step for e in events
+            if isinstance(e, PhaseProgress) and e.phase == Phase.ENSEMBLE] == [1, 2, 3]
+    assert any(isinstance(e, Log) and "average of the best 2 networks" in e.message
+               for e in events)
+    members = project.ensemble["members"]
+    refit_steps = sum(1 for e in events
+                      if isinstance(e, PhaseProgress) and e.phase == Phase.REFIT)
+    assert phases[1][0] == Phase.REFIT and phases[1][1] == refit_steps
+    assert "the 2 networks of the ensemble" in next(
+        e.message for e in events if isinstance(e, PhaseStarted) and e.phase == Phase.REFIT)
+    assert final.ensemble_size == 2 and project.read_evaluation().ensemble_size == 2
+    assert len(members) == 2 and project.ensemble["k"] == 2
+    assert members[0]["trial_id"] == project.meta["best"]["trial_id"]
+    assert members[0]["score"] >= members[1]["score"]       # best first (val_auc: max)
+    # Each trial wrote its TensorBoard logs under the project.
+    for trial_id in {e.trial_id for e in events if type(e).__name__ == "TrialEnded"}:
+        logs = project.tensorboard_dir / trial_id / "execution0" / "validation"
+        assert list(logs.glob("events.out.tfevents.*")), logs
+
+
+def test_recorded_validation_scores_are_the_averages_of_the_searched_networks(ensemble_run):
+    """Reloads the search from disk and checks the scores project.json keeps for k = 1, 2, 3;
+    then a Stop pressed after the first member leaves the best network alone."""
+    from dlstudio.engine import search as search_mod
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats
+
+    _, project, _, _ = ensemble_run
+    run = PreparedRun.load(project)
+    stats = TrainingStats.from_training(run.parts["train"], run.specs, run.y["train"],
+                                        run.task.type, 2)
+    control = search_mod.SearchControl(ListReporter(), None, 3, 3)
+    tuner = search_mod.make_tuner("bayesian", StudioHyperModel(stats, run.template, seed=3),
+                                  run.template, project.search_dir, 3, control, overwrite=False)
+    val, y = run.arrays["validation"], run.y["validation"]
+    outs = [pipeline.model_outputs(tuner.load_model(t), val, TaskType.BINARY)
+            for t in tuner.oracle.get_best_trials(3)]
+    recorded = project.ensemble["validation_scores"]
+    for k in (1, 2, 3):
+        want = ensemble.validation_score("val_auc", TaskType.BINARY, y, sum(outs[:k]) / k)
+        assert recorded[str(k)] == pytest.approx(want, abs=1e-6)
+
+    events = []
+    stop_after_one = CallbackReporter(events.append, lambda: any(
+        isinstance(e, PhaseProgress) for e in events))
+    choice = ensemble.choose(tuner, run.template, TaskType.BINARY, val, y, stop_after_one,
+                             lambda m, a: pipeline.model_outputs(m, a, TaskType.BINARY))
+    assert choice.k == 1 and len(choice.models) == 1 and len(choice.scores) == 1
+    assert ensemble.build(choice.models) is choice.models[0]
+
+
+def test_the_ensemble_export_round_trips_and_predict_uses_it_unchanged(ensemble_run):
+    root, project, _, final = ensemble_run
+    export = root / "export"
+    assert final.export_dir == str(export)
+    card = json.loads((export / "model_card.json").read_text())
+    assert [m["trial_id"] for m in card["ensemble"]] == [
+        m["trial_id"] for m in project.ensemble["members"]]
+    assert all(m["hyperparameters"] for m in card["ensemble"])
+    assert card["verified"]["rows"] > 0        # reloaded in a fresh process and compared
+    assert "An ensemble of 2 networks" in (export / "model_card.md").read_text()
+
+    # The in-memory model (as saved after the run) is one Keras model averaging two networks.
+    model = pipeline.load_best_model(project)
+    assert ensemble.size(model) == 2
+    test = pd.read_csv(project.data_dir / "test.csv")
+    run = PreparedRun.load(project)
+    arrays = to_arrays(test, run.specs)
+    want = pipeline.model_outputs(model, arrays, TaskType.BINARY)
+    members = [pipeline.model_outputs(model.get_layer(f"member_{i}"), arrays, TaskType.BINARY)
+               for i in (1, 2)]
+    np.testing.assert_allclose(want, (members[0] + members[1]) / 2, atol=1e-6)
+    assert not np.allclose(members[0], members[1], atol=1e-3)   # two different networks
+
+    # `dlstudio predict`, in a fresh process, reads the export as it reads any export.
+    out = root / "scored.csv"
+    result = run_cli("predict", export, project.data_dir / "test.csv", "--output", out,
+                     cwd=root)
+    assert result.code == 0, result.stderr
+    scored = pd.read_csv(out)
+    np.testing.assert_allclose(scored[f"probability_{card['classes'][1]}"], want[:, 1],
+                               rtol=1e-5, atol=1e-5)
+    threshold = card["threshold"]
+    expected = np.where(want[:, 1] >= threshold, card["classes"][1], card["classes"][0])
+    assert list(scored["predicted_label"]) == list(expected)
+    assert math.isfinite(final.best_score)
+
+
+
+def test_the_cli_says_whether_the_model_is_one_network_or_an_ensemble(ensemble_run, capsys):
+    from dlstudio import cli
+
+    _, _, _, final = ensemble_run
+    assert cli._final_status(final, as_json=False) == cli.EXIT_OK
+    assert "The model is an ensemble of 2 networks" in capsys.readouterr().out
+    final.ensemble_size = 1
+    cli._final_status(final, as_json=False)
+    assert "The model is one network." in capsys.readouterr().out
