@@ -11,7 +11,6 @@ import json
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from dlstudio.engine.project import atomic_write_json, atomic_write_text, export
 from dlstudio.engine.records import ModelCard
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.tf import keras, tf
+from dlstudio.fresh import module_command
 
 MODEL_NAME = "dlstudio"
 # The reloaded model's outputs must match per element within VERIFY_ATOL + VERIFY_RTOL * |want|
@@ -212,8 +212,10 @@ def verify_in_fresh_process(export_dir: Path, card: ModelCard, inputs: dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
         inp.write_text(json.dumps({"specs": card.to_dict()["inputs"], "inputs": inputs}))
-        proc = subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", str(export_dir),
-                               str(inp), str(out)], capture_output=True, text=True, timeout=600)
+        # fresh.module_command: `python -m` from source, the bundled executable when frozen.
+        proc = subprocess.run(module_command("dlstudio.engine.verify", str(export_dir),
+                                             str(inp), str(out)),
+                              capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise RuntimeError(f"The exported model could not be reloaded:\n{proc.stderr[-4000:]}")
         got = json.loads(out.read_text())

@@ -1,6 +1,8 @@
 """Reload an exported SavedModel and run it on JSON inputs (used in a fresh process).
 
     python -m dlstudio.engine.verify EXPORT_DIR INPUTS.json OUTPUTS.json
+
+Started through `dlstudio.fresh.module_command`, which also works in the frozen app.
 """
 
 from __future__ import annotations
