@@ -168,8 +168,9 @@ s_desktop() {
     if [ -n "$window" ]; then
         sleep 3                               # let the first page paint
         DISPLAY=":$display" xprop -id "$window" WM_CLASS _NET_WM_NAME
-        # the window's icon, as a window manager reads it: one line per size
-        DISPLAY=":$display" xprop -id "$window" _NET_WM_ICON | grep -o 'Icon ([0-9]* x [0-9]*)'
+        # the window's icon as a window manager reads it (the first of its sizes; xprop prints
+        # nothing for the whole property, which holds every size)
+        DISPLAY=":$display" xprop -id "$window" -len 8 _NET_WM_ICON | grep -a 'Icon ('
         DISPLAY=":$display" import -window root "$work/desktop.png" && ok=0
         echo "screenshot: $work/desktop.png"
         # Help > About (Alt+H, Enter): a look at the icon in the About box (not a pass/fail)
