@@ -5,7 +5,8 @@
 #
 # Uses only the folder (no Python, no virtual environment): run it on an unpacked archive as
 # well. Each step prints PASS/FAIL/SKIP with its time; the exit status is the number of
-# failures. Takes about 4-6 minutes on two busy cores (TensorFlow starts in each worker).
+# failures. Took 13 minutes on 2 cores shared with other work (load 12-20); TensorFlow starts
+# in every worker and fresh process, and the demo and the searches train for real.
 #   version    `dlstudio --version`
 #   no-window  the windowed executable without a display: the plain message, exit 2
 #   demo       `dlstudio demo --screenshots DIR` offscreen: the real window, a search in the
