@@ -171,7 +171,7 @@ s_desktop() {
         DISPLAY=":$display" xprop -id "$window" WM_CLASS _NET_WM_NAME
         # the window's icon as a window manager reads it (the first of its sizes; xprop prints
         # nothing for the whole property, which holds every size)
-        DISPLAY=":$display" xprop -id "$window" -len 8 _NET_WM_ICON | grep -a 'Icon ('
+        DISPLAY=":$display" xprop -id "$window" -notype -len 8 _NET_WM_ICON | grep -a 'Icon ('
         DISPLAY=":$display" import -window root "$work/desktop.png" && ok=0
         echo "screenshot: $work/desktop.png"
         # Help > About (Alt+H, Enter): a look at the icon in the About box (not a pass/fail)
