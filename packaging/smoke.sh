@@ -5,7 +5,7 @@
 #
 # Uses only the folder (no Python, no virtual environment): run it on an unpacked archive as
 # well. Each step prints PASS/FAIL/SKIP with its time; the exit status is the number of
-# failures. Took 13 minutes on 2 cores shared with other work (load 12-20); TensorFlow starts
+# failures. Took 5 minutes on 2 shared cores (13 under a load of 12-20); TensorFlow starts
 # in every worker and fresh process, and the demo and the searches train for real.
 #   version    `dlstudio --version`
 #   no-window  the windowed executable without a display: the plain message, exit 2
