@@ -11,7 +11,6 @@ import json
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import replace
@@ -27,6 +26,7 @@ from dlstudio.engine.project import atomic_write_json, atomic_write_text, export
 from dlstudio.engine.records import ModelCard
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.tf import keras, tf
+from dlstudio.fresh import module_command
 
 MODEL_NAME = "dlstudio"
 # The reloaded model's outputs must match per element within VERIFY_ATOL + VERIFY_RTOL * |want|
@@ -247,8 +247,10 @@ def _percent(fraction: float) -> str:
 
 def run_verifier(args: list[str]) -> subprocess.CompletedProcess:
     """`python -m dlstudio.engine.verify ARGS` in a fresh process: the one way the engine starts
-    another Python (to check an export away from the memory of the process that made it)."""
-    return subprocess.run([sys.executable, "-m", "dlstudio.engine.verify", *args],
+    another Python (to check an export away from the memory of the process that made it).
+    `fresh.module_command` makes that `python -m` from source, the bundled executable when
+    frozen."""
+    return subprocess.run(module_command("dlstudio.engine.verify", *args),
                           capture_output=True, text=True, timeout=600)
 
 

@@ -7,6 +7,9 @@ The first reloads the SavedModel with TensorFlow. The second runs a TFLite or ON
 its own runtime (ai-edge-litert, onnxruntime) without importing TensorFlow, through the bundle's
 own `preprocess.py` for a network core (see `engine/deploy.py`): on all rows at once and on the
 first row alone.
+
+Started through `export.run_verifier` (`dlstudio.fresh.module_command`), which also works in the
+frozen app.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import logging
 import sys
 import traceback
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from dlstudio import __version__
@@ -22,6 +23,20 @@ def load_style_sheet() -> str:
         return ""
 
 
+def app_icon() -> QIcon:
+    """DL Studio's icon in every size under resources/icons (rendered from dlstudio.svg by
+    packaging/make_icons.py): the windows' icon, and so the About box's."""
+    icon = QIcon()
+    folder = importlib.resources.files("dlstudio") / "resources" / "icons"
+    try:
+        for entry in folder.iterdir():
+            if entry.name.startswith("dlstudio-") and entry.name.endswith(".png"):
+                icon.addFile(str(entry))
+    except OSError:
+        pass                    # no icon is no reason not to start
+    return icon
+
+
 def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
@@ -29,6 +44,8 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("DL Studio")
     app.setApplicationName("DL Studio")
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("dlstudio")     # the installed dlstudio.desktop (packaging/)
     app.setStyle("Fusion")
     app.setStyleSheet(load_style_sheet())
     return app  # type: ignore[return-value]
