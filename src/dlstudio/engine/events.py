@@ -81,6 +81,7 @@ class TrialStarted(Event):
     max_trials: int
     max_epochs: int
     hyperparameters: dict[str, Any]
+    worker: str = ""          # the KerasTuner tuner id that ran it ("" in files before it)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class EpochEnded(Event):
     epoch: int                # 1-based
     max_epochs: int
     logs: dict[str, float]    # every Keras log, e.g. loss, val_loss, val_auc
+    worker: str = ""
 
 
 @dataclass
@@ -102,6 +104,7 @@ class TrialEnded(Event):
     seconds: float
     epochs: int = 0
     message: str = ""
+    worker: str = ""
 
 
 @dataclass
@@ -116,6 +119,26 @@ class Log(Event):
     type: ClassVar[str] = "log"
     level: str                # "info", "warning", "error"
     message: str
+
+
+@dataclass
+class ChiefReady(Event):
+    """A distributed search's chief serves trials at host:port (`engine/distributed.py`)."""
+
+    type: ClassVar[str] = "chief_ready"
+    project: str
+    host: str
+    port: int
+
+
+@dataclass
+class WorkerLost(Event):
+    """A worker stopped answering; its trial goes back in the queue for another worker."""
+
+    type: ClassVar[str] = "worker_lost"
+    worker: str
+    trial_id: str
+    silent_seconds: float
 
 
 class Phase(StrEnum):
@@ -193,7 +216,8 @@ FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "t
 _BY_TYPE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (SearchStarted, TrialStarted, EpochEnded, TrialEnded, BestChanged, Log,
-                PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed)
+                PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed,
+                ChiefReady, WorkerLost)
 }
 
 
