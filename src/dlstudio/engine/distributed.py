@@ -227,13 +227,14 @@ class Heartbeat:
                 self.chief_stopping = True
 
     def _lost_message(self, silent: float) -> str:
-        if not self.answered:
-            return (f"No DL Studio search answers at {self.address} (waited {silent:.0f} s). "
-                    f"Check the address, that the search is running, and that the firewall "
-                    f"lets this machine reach that port.")
+        resume = ("If the search was running and stopped, continue it with 'dlstudio resume' "
+                  "on its project folder.")
+        if not self.answered:      # it may also have died before this worker's first call
+            return (f"No DL Studio search answered at {self.address} for {silent:.0f} s, so "
+                    f"this worker ended. Check the address, that the search is running, and "
+                    f"that the firewall lets this machine reach that port. {resume}")
         return (f"The search at {self.address} stopped answering {silent:.0f} s ago, so this "
-                f"worker ended. If the search was ended on purpose nothing is lost; otherwise "
-                f"continue it with 'dlstudio resume' on its project folder.")
+                f"worker ended. {resume}")
 
 
 class WorkerReporter:
