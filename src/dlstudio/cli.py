@@ -280,13 +280,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise DataError(f"The data file '{args.data}' does not exist.")
     project = Path(args.project) if args.project else _default_project(args.template)
     Project.check_free(project)     # refuse now, before a worker loads TensorFlow
+    cluster = _cluster(args, args.tuner)     # a busy port, a tuner that cannot share: now
     config = RunConfig(
         data=str(Path(args.data).resolve()), template=args.template, project=str(project.resolve()),
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,
         max_trials=args.max_trials, max_epochs=args.max_epochs, time_limit=args.time_limit,
         tuner=args.tuner, seed=args.seed,
         export=str(Path(args.export).resolve()) if args.export else None)
-    cluster = _cluster(args, config.tuner)
     if not args.json and not args.project:
         print(f"Project folder: {project}")
     return _run_worker(WorkerTask.RUN, config.to_dict(), args.json, cluster)
@@ -300,6 +300,7 @@ def _cluster(args: argparse.Namespace, tuner: str | None = None):
                               chief_timeout=args.chief_timeout, heartbeat=args.heartbeat)
     if cluster.distributed and tuner is not None:
         check_tuner(tuner)
+    cluster.check_port()
     return cluster
 
 

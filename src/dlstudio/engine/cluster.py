@@ -58,6 +58,19 @@ class ClusterSettings:
     def distributed(self) -> bool:
         return self.workers > 1 or self.host != LOCAL_HOST or self.port != 0
 
+    def check_port(self) -> None:
+        """Refuse a busy port before any work starts (the chief binds it exclusively later).
+        A plain socket without SO_REUSEPORT cannot share a port with a running gRPC server."""
+        if not self.port:
+            return
+        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET) as s:
+            try:
+                s.bind((self.host, self.port))
+            except OSError as exc:
+                raise ConfigError(f"The port {self.port} on {self.host} cannot be used "
+                                  f"({exc.strerror or exc}): another search or program may use "
+                                  f"it. Choose another port, or 0 for any free one.") from None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
