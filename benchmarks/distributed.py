@@ -98,6 +98,7 @@ def rpc_cost(trials: int) -> dict[str, Any]:
         pass
 
     def build(hp):
+        hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")    # never runs out of values
         model = keras.Sequential([keras.layers.Input((4,)),
                                   keras.layers.Dense(hp.Int("units", 4, 64, step=4)),
                                   keras.layers.Dense(1)])
