@@ -188,7 +188,7 @@ class Heartbeat:
             trial_id=HEARTBEAT_PREFIX + tuner_id)
         self._channel = grpc.insecure_channel(f"{host}:{port}")
         self._stub = protos.get_service_grpc().OracleStub(self._channel)
-        self._rpc_error = grpc.RpcError
+        self.rpc_error = grpc.RpcError
         self.address = f"{host}:{port}"
         self.settings = settings
         self.on_chief_lost = on_chief_lost
@@ -214,10 +214,10 @@ class Heartbeat:
             started = time.monotonic()
             try:
                 answer = self._stub.GetTrial(self._request, timeout=max(s.heartbeat, 0.5))
-            except self._rpc_error:
+            except self.rpc_error:
                 silent = time.monotonic() - last_answer
                 if silent >= s.chief_timeout and not self._done.is_set():
-                    self.on_chief_lost(self._lost_message(silent))
+                    self.on_chief_lost(self.lost_message(silent))
                     return
                 continue
             last_answer = time.monotonic()
@@ -226,9 +226,12 @@ class Heartbeat:
             if kt.engine.trial.Trial.from_proto(answer.trial).status == TrialStatus.STOPPED:
                 self.chief_stopping = True
 
-    def _lost_message(self, silent: float) -> str:
+    def lost_message(self, silent: float = 0.0, during_call: bool = False) -> str:
         resume = ("If the search was running and stopped, continue it with 'dlstudio resume' "
                   "on its project folder.")
+        if during_call:
+            return (f"The search at {self.address} stopped answering (the connection was lost "
+                    f"during a call), so this worker ended. {resume}")
         if not self.answered:      # it may also have died before this worker's first call
             return (f"No DL Studio search answered at {self.address} for {silent:.0f} s, so "
                     f"this worker ended. Check the address, that the search is running, and "
@@ -300,10 +303,17 @@ def join(project_dir: str, host: str, port: int, tuner_id: str, settings: Cluste
         set_worker_environment(host, port, tuner_id)
         tuner = search_mod.make_tuner(config.tuner, hypermodel, template, project.search_dir,
                                       config.seed, control, overwrite=False)
-        with contextlib.suppress(search_mod.LeaveSearch):
-            search_mod.run_search(tuner, make_rows(run.arrays["train"], run.y["train"]),
-                                  make_rows(run.arrays["validation"], run.y["validation"]),
-                                  template)
+        try:
+            with contextlib.suppress(search_mod.LeaveSearch):
+                search_mod.run_search(tuner, make_rows(run.arrays["train"], run.y["train"]),
+                                      make_rows(run.arrays["validation"], run.y["validation"]),
+                                      template)
+        except heartbeat.rpc_error:
+            # A call in flight when the chief died fails at once ("connection reset"), before
+            # the heartbeat's timeout: the same end, in the same words.
+            message = heartbeat.lost_message(during_call=True)
+            on_chief_lost(message)
+            raise ConfigError(message) from None
         trials = tuner.trials_run
     finally:
         heartbeat.stop()
