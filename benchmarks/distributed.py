@@ -140,6 +140,9 @@ def rpc_cost(trials: int) -> dict[str, Any]:
                     request_oracle.get_trial(distributed.HEARTBEAT_PREFIX + "bench")
                 out["heartbeat_ms"] = round(1000 * (time.perf_counter() - started) / 200, 3)
                 server.stop(0)
+                for key in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT",
+                            "KERASTUNER_TUNER_ID"):
+                    os.environ.pop(key)      # the searches below must not inherit them
     out["grpc_extra_ms_per_trial"] = round(out["grpc_ms_per_trial"]
                                            - out["in_process_ms_per_trial"], 2)
     return out

@@ -20,7 +20,9 @@ from dlstudio.workers.pool import WorkerPool
 from dlstudio.workers.process import WorkerTask
 from studio_data import credit_frame
 
-FAST = dict(heartbeat=0.5, worker_timeout=4.0, chief_timeout=4.0)
+# Short enough for a quick test, long enough that a live worker on a busy machine (2 cores,
+# TensorFlow in every process) is never taken for a dead one.
+FAST = dict(heartbeat=0.5, worker_timeout=10.0, chief_timeout=5.0)
 
 
 @pytest.fixture

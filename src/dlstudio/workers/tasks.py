@@ -52,6 +52,10 @@ def run_task(task: WorkerTask, payload: dict[str, Any], reporter: QueueReporter)
     from dlstudio.engine.project import Project
 
     cluster = ClusterSettings.from_dict(payload.get("cluster"))   # absent: one process
+    # KerasTuner's distributed switches: only a JOIN worker sets them (for itself). Inherited
+    # from a shell, they would turn a one-process search or a chief into a KerasTuner worker.
+    for key in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        os.environ.pop(key, None)
     match task:
         case WorkerTask.RUN:
             pipeline.run(RunConfig.from_dict(payload), reporter,
