@@ -43,7 +43,7 @@ class WorkerBridge(QObject):
         if self.is_running():
             self.kill()
         cluster = ClusterSettings.from_dict(payload.get("cluster"))
-        if task.is_search and cluster.distributed:
+        if WorkerTask(task).is_search and cluster.distributed:
             self._worker = WorkerPool(task, payload, cluster, niceness=NICENESS)
         else:
             self._worker = WorkerProcess(task, payload, niceness=NICENESS)
