@@ -59,6 +59,15 @@ def test_a_late_result_of_a_requeued_trial_is_taken_and_not_run_again(chief):
     assert chief.create_trial("w2").trial_id != trial.trial_id
 
 
+def test_a_worker_waits_while_a_trial_of_a_spent_budget_may_come_back(chief):
+    running = [chief.create_trial(f"w{i}") for i in range(3)]     # the whole budget
+    assert chief.create_trial("w9").status == kt.engine.trial.TrialStatus.IDLE
+    chief.requeue_silent(timeout=0)                          # all three fall silent
+    assert chief.create_trial("w9").trial_id == running[-1].trial_id
+    chief.stopping = True
+    assert chief.create_trial("w8").status == kt.engine.trial.TrialStatus.STOPPED
+
+
 def test_the_heartbeat_names_the_worker_and_carries_stop(chief):
     answer = chief.get_trial(distributed.HEARTBEAT_PREFIX + "w7")
     assert answer.status == kt.engine.trial.TrialStatus.RUNNING and "w7" in chief.heard

@@ -68,7 +68,17 @@ class ChiefOracle:
     @kt.synchronized
     def create_trial(self, tuner_id: str):
         self._hear(tuner_id)
-        return super().create_trial(tuner_id)
+        if self.stopping:      # no trial of the queue either: the search is ending
+            self.tuner_ids.discard(tuner_id)
+            return kt.engine.trial.Trial(self.get_space(), trial_id="stopped",
+                                         status=TrialStatus.STOPPED)
+        trial = super().create_trial(tuner_id)
+        if trial.status == TrialStatus.STOPPED and not self.stopping and self.ongoing_trials:
+            # The budget is handed out, but a running trial may still come back to the queue
+            # (its worker dies): KerasTuner would send this worker away; keep it waiting.
+            self.tuner_ids.add(tuner_id)
+            trial.status = TrialStatus.IDLE
+        return trial
 
     def get_trial(self, trial_id: str):
         if trial_id.startswith(HEARTBEAT_PREFIX):

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 EARLY_STOPPING_PATIENCE = 5
 MAX_CONSECUTIVE_FAILED_TRIALS = 3
+IDLE_WAIT_SECONDS = 0.5        # a distributed worker told to wait asks again after this
 TrialStatus = kt.engine.trial.TrialStatus
 
 
@@ -127,13 +128,19 @@ class StudioTuner(kt.Tuner):
         self.control = control
         control.worker = self.tuner_id     # KERASTUNER_TUNER_ID, "tuner0" in a single process
         self.trials_run = 0
+        self._waiting = False
 
     def pre_create_trial(self) -> None:
-        if self.control.leave is not None and self.control.leave():
-            raise LeaveSearch
+        if self.control.leave is not None:           # a distributed worker
+            if self.control.leave():
+                raise LeaveSearch
+            if self._waiting:      # the chief answered IDLE: KerasTuner would ask again at once
+                time.sleep(IDLE_WAIT_SECONDS)
+            self._waiting = True   # until on_trial_begin says a trial came
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
+        self._waiting = False
         c = self.control
         c.trial_id, c.epochs, c.trial_started = trial.trial_id, 0, time.monotonic()
         trials = getattr(self.oracle, "trials", None)     # None on a distributed worker
