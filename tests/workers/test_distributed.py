@@ -22,7 +22,7 @@ from studio_data import credit_frame
 
 # Short enough for a quick test, long enough that a live worker on a busy machine (2 cores,
 # TensorFlow in every process) is never taken for a dead one.
-FAST = dict(heartbeat=0.5, worker_timeout=10.0, chief_timeout=5.0)
+FAST = dict(heartbeat=0.5, worker_timeout=20.0, chief_timeout=6.0)
 
 
 @pytest.fixture

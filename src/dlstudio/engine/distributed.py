@@ -223,7 +223,10 @@ class Heartbeat:
         while not self._done.wait(s.heartbeat):
             started = time.monotonic()
             try:
-                answer = self._stub.GetTrial(self._request, timeout=max(s.heartbeat, 0.5))
+                # A generous deadline: on a starved machine a short one expires before the
+                # call is even sent, and the chief would take a live worker for a dead one.
+                answer = self._stub.GetTrial(self._request,
+                                             timeout=max(2.0, s.chief_timeout / 3))
             except self.rpc_error:
                 silent = time.monotonic() - last_answer
                 if silent >= s.chief_timeout and not self._done.is_set():
