@@ -39,7 +39,7 @@ def _pool(data: Path, project: Path, trials: int, **cluster) -> WorkerPool:
                       ClusterSettings(workers=2, **{**FAST, **cluster}))
 
 
-def _drain(pool: WorkerPool, on_event=None, timeout: float = 400) -> list[ev.Event]:
+def _drain(pool: WorkerPool, on_event=None, timeout: float = 900) -> list[ev.Event]:
     events: list[ev.Event] = []
     deadline = time.monotonic() + timeout
     pool.start()

@@ -118,9 +118,11 @@ class WorkerPool:
     def _check_end(self) -> list[Event]:
         workers = self.workers.values()
         if self._chief_final is None:
-            # Every local worker died (none finished): stop the search, which can be resumed.
-            if workers and all(w.done for w in workers) and not self._stopping and any(
-                    isinstance(f, Failed) for f in self.worker_finals.values()):
+            # Every local worker died (none finished: a worker finishes only when the chief
+            # says the search is over): stop the search, which can be resumed.
+            finals = list(self.worker_finals.values())
+            if workers and all(w.done for w in workers) and not self._stopping and all(
+                    isinstance(f, Failed) for f in finals):
                 self.request_stop()
                 return [Log(level="warning", message=(
                     "Every worker on this machine stopped before the search ended, so the "
