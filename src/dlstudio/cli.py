@@ -4,6 +4,8 @@
     dlstudio inspect DATA [--json]
     dlstudio run DATA --template NAME [options] [--json]
     dlstudio resume PROJECT [--export DIR] [--json]
+    dlstudio run/resume ... --workers N [--host H --port P]   (a chief and N worker processes)
+    dlstudio worker --chief HOST:PORT PROJECT [--json]        (join a search from another machine)
     dlstudio export PROJECT DIR [--format savedmodel,tflite,onnx]
     dlstudio predict EXPORT_DIR DATA --output FILE.csv
     dlstudio report PROJECT [--output FILE.html]
@@ -119,9 +121,18 @@ class Progress:
         self.objective = ""
         self.best: float | None = None
         self.trial = ""
+        self.labels: dict[str, str] = {}     # trial id -> "Trial 3/6 on worker2"
+        self.distributed = False             # several trials at once: no live bar
 
     def __call__(self, event: ev.Event) -> None:
         match event:
+            case ev.ChiefReady():
+                self.distributed = True
+                self._line(f"Serving trials to workers at {event.host}:{event.port}. Another "
+                           f"machine that sees the project folder joins with: dlstudio worker "
+                           f"--chief THIS_MACHINE:{event.port} {event.project}")
+            case ev.WorkerLost():
+                pass         # the chief's Log line that follows says it in words
             case ev.SearchStarted():
                 self.objective = event.objective
                 resumed = (f", {event.completed_trials} done before" if event.completed_trials
@@ -133,11 +144,16 @@ class Progress:
                            f"{event.project}")
             case ev.TrialStarted():
                 self.trial = f"Trial {event.number}/{event.max_trials}"
-                if self.tty:
+                if self.distributed:
+                    self.trial += f" on {event.worker}"
+                    self._line(f"{self.trial}: started")
+                self.labels[event.trial_id] = self.trial
+                if self.tty and not self.distributed:
                     self._bar(0, event.max_epochs, {})
-            case ev.EpochEnded() if self.tty:
+            case ev.EpochEnded() if self.tty and not self.distributed:
                 self._bar(event.epoch, event.max_epochs, event.logs)
             case ev.TrialEnded():
+                self.trial = self.labels.get(event.trial_id, self.trial)
                 score = ("failed" if event.score is None
                          else f"{self.objective} {event.score:.4f}")
                 if event.status != "completed" and event.message:
@@ -177,9 +193,15 @@ class Progress:
         self.out.flush()
 
 
-def _run_worker(task: WorkerTask, payload: dict[str, Any], as_json: bool) -> int:
-
-    worker = WorkerProcess(task, payload)
+def _run_worker(task: WorkerTask, payload: dict[str, Any], as_json: bool,
+                cluster: Any = None) -> int:
+    """Run a task in a worker process (or, with a distributed `cluster`, a chief and its local
+    workers: `workers/pool.py`), showing its events; Ctrl+C stops after the current epoch."""
+    if cluster is not None and cluster.distributed:
+        from dlstudio.workers.pool import WorkerPool
+        worker: Any = WorkerPool(task, payload, cluster)
+    else:
+        worker = WorkerProcess(task, payload)
     show = Progress() if not as_json else None
     interrupted = 0
 
@@ -224,6 +246,11 @@ def _final_status(final: ev.Event | None, as_json: bool) -> int:
                 if final.export_dir:
                     print(f"Exported (verified) to: {final.export_dir}")
             return EXIT_OK
+        case ev.TaskFinished(task="join"):
+            if not as_json:
+                print(f"Worker {final.result.get('worker')} finished: "
+                      f"{final.result.get('trials', 0)} trials run here.")
+            return EXIT_OK
         case ev.Failed(user_error=True):
             _err(final.message)
             return EXIT_USER
@@ -259,6 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise DataError(f"The data file '{args.data}' does not exist.")
     project = Path(args.project) if args.project else _default_project(args.template)
     Project.check_free(project)     # refuse now, before a worker loads TensorFlow
+    cluster = _cluster(args, args.tuner)     # a busy port, a tuner that cannot share: now
     config = RunConfig(
         data=str(Path(args.data).resolve()), template=args.template, project=str(project.resolve()),
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,
@@ -269,7 +297,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                       if args.text_architectures else {}))
     if not args.json and not args.project:
         print(f"Project folder: {project}")
-    return _run_worker(WorkerTask.RUN, config.to_dict(), args.json)
+    return _run_worker(WorkerTask.RUN, config.to_dict(), args.json, cluster)
+
+
+def _cluster(args: argparse.Namespace, tuner: str | None = None):
+    """The distributed settings of `run` or `resume` (--workers, --host, --port, timeouts)."""
+    from dlstudio.engine.cluster import ClusterSettings, check_tuner
+    cluster = ClusterSettings(workers=args.workers, host=args.host, port=args.port,
+                              worker_timeout=args.worker_timeout,
+                              chief_timeout=args.chief_timeout, heartbeat=args.heartbeat)
+    if cluster.distributed and tuner is not None:
+        check_tuner(tuner)
+    cluster.check_port()
+    return cluster
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -277,7 +317,27 @@ def cmd_resume(args: argparse.Namespace) -> int:
     Project.open(args.project)     # a ConfigError here is the user's (not a project folder)
     payload = {"project": str(Path(args.project).resolve()),
                "export": str(Path(args.export).resolve()) if args.export else None}
-    return _run_worker(WorkerTask.RESUME, payload, args.json)
+    return _run_worker(WorkerTask.RESUME, payload, args.json, _cluster(args))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from dlstudio.engine.cluster import (
+        ClusterSettings,
+        check_worker_id,
+        default_worker_id,
+        parse_address,
+    )
+    from dlstudio.engine.project import Project
+    parse_address(args.chief)
+    worker_id = check_worker_id(args.id) if args.id else default_worker_id()
+    project = Project.open(args.project)     # the shared folder must be visible here
+    cluster = ClusterSettings(chief_timeout=args.chief_timeout, heartbeat=args.heartbeat,
+                              worker_timeout=max(60.0, 2 * args.chief_timeout))
+    if not args.json:
+        print(f"Worker {worker_id}: joining the search at {args.chief} on {project.root}")
+    payload = {"project": str(project.root.resolve()), "chief": args.chief,
+               "worker": worker_id, "cluster": cluster.to_dict()}
+    return _run_worker(WorkerTask.JOIN, payload, args.json)
 
 
 # -- export / predict / demo -----------------------------------------------------------
@@ -332,7 +392,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cluster_options(s: argparse.ArgumentParser) -> None:
+    from dlstudio.engine.cluster import ClusterSettings as C
+    g = s.add_argument_group("several workers (KerasTuner's distributed mode)")
+    g.add_argument("--workers", type=int, default=C.workers, metavar="N",
+                   help="worker processes on this machine; more than 1 runs a chief that "
+                        "serves trials to them (and to workers on other machines)")
+    g.add_argument("--host", default=C.host,
+                   help="where the chief listens: 127.0.0.1 (this machine only) or 0.0.0.0 "
+                        "(other machines may join)")
+    g.add_argument("--port", type=int, default=C.port, help="the chief's port (0: any free one)")
+    g.add_argument("--worker-timeout", type=float, default=C.worker_timeout, metavar="SECONDS",
+                   help="a worker silent this long loses its trial to another worker")
+    g.add_argument("--chief-timeout", type=float, default=C.chief_timeout, metavar="SECONDS",
+                   help="local workers end when the chief is silent this long")
+    g.add_argument("--heartbeat", type=float, default=C.heartbeat, metavar="SECONDS",
+                   help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from dlstudio.engine.cluster import ClusterSettings
     from dlstudio.engine.config import DEFAULT_SEED, DEFAULT_TUNER, TUNERS
 
     p = _Parser(prog="dlstudio", description="DL Studio: from a CSV or a folder of texts to a "
@@ -370,13 +449,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--project", metavar="DIR")
     s.add_argument("--export", metavar="DIR")
     s.add_argument("--json", action="store_true", help="print events as JSON lines")
+    _cluster_options(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("resume", help="continue an interrupted search to its budget")
     s.add_argument("project")
     s.add_argument("--export", metavar="DIR")
     s.add_argument("--json", action="store_true")
+    _cluster_options(s)
     s.set_defaults(func=cmd_resume)
+
+    s = sub.add_parser("worker", help="run trials for a search started with --workers on "
+                       "another machine (the project folder must be shared)")
+    s.add_argument("project", help="the search's project folder, as this machine sees it")
+    s.add_argument("--chief", required=True, metavar="HOST:PORT",
+                   help="the address the search printed when it started")
+    s.add_argument("--id", metavar="NAME", help="this worker's name (default: host-pid)")
+    s.add_argument("--chief-timeout", type=float, default=ClusterSettings.chief_timeout,
+                   metavar="SECONDS", help="end when the search is silent this long")
+    s.add_argument("--heartbeat", type=float, default=ClusterSettings.heartbeat,
+                   metavar="SECONDS", help=argparse.SUPPRESS)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("export", help="export a project's best model as a SavedModel")
     s.add_argument("project")
@@ -428,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (len(argv) == 1 and not argv[0].startswith("-")
                     and argv[0] not in {"templates", "inspect", "run", "resume", "export",
-                                        "predict", "report", "demo"}):
+                                        "predict", "report", "demo", "worker"}):
         return launch_gui(argv)
     try:
         args = build_parser().parse_args(argv)

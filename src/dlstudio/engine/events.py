@@ -82,6 +82,7 @@ class TrialStarted(Event):
     max_trials: int
     max_epochs: int
     hyperparameters: dict[str, Any]
+    worker: str = ""          # the KerasTuner tuner id that ran it ("" in files before it)
 
 
 @dataclass
@@ -91,6 +92,7 @@ class EpochEnded(Event):
     epoch: int                # 1-based
     max_epochs: int
     logs: dict[str, float]    # every Keras log, e.g. loss, val_loss, val_auc
+    worker: str = ""
 
 
 @dataclass
@@ -103,6 +105,7 @@ class TrialEnded(Event):
     seconds: float
     epochs: int = 0
     message: str = ""
+    worker: str = ""
 
 
 @dataclass
@@ -117,6 +120,26 @@ class Log(Event):
     type: ClassVar[str] = "log"
     level: str                # "info", "warning", "error"
     message: str
+
+
+@dataclass
+class ChiefReady(Event):
+    """A distributed search's chief serves trials at host:port (`engine/distributed.py`)."""
+
+    type: ClassVar[str] = "chief_ready"
+    project: str
+    host: str
+    port: int
+
+
+@dataclass
+class WorkerLost(Event):
+    """A worker stopped answering; its trial goes back in the queue for another worker."""
+
+    type: ClassVar[str] = "worker_lost"
+    worker: str
+    trial_id: str
+    silent_seconds: float
 
 
 class Phase(StrEnum):
@@ -196,7 +219,8 @@ FINAL_TYPES = frozenset({"search_finished", "search_failed", "task_finished", "t
 _BY_TYPE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (SearchStarted, TrialStarted, EpochEnded, TrialEnded, BestChanged, Log,
-                PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed)
+                PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed,
+                ChiefReady, WorkerLost)
 }
 
 

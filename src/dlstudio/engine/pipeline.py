@@ -18,6 +18,7 @@ import pandas as pd
 
 from dlstudio.engine import data as data_mod
 from dlstudio.engine import ensemble
+from dlstudio.engine.cluster import ClusterSettings, check_tuner
 from dlstudio.engine.config import RunConfig
 from dlstudio.engine.errors import ConfigError, UserError
 from dlstudio.engine.events import (
@@ -71,8 +72,12 @@ def log_exception(project: Project, exc: BaseException) -> str:
 # -- search ---------------------------------------------------------------------------------------
 
 def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
-           export: str | Path | None = None) -> SearchFinished:
-    """Search, keep the best model, evaluate it and (if `export` is given) export it."""
+           export: str | Path | None = None,
+           cluster: ClusterSettings | None = None) -> SearchFinished:
+    """Search, keep the best model, evaluate it and (if `export` is given) export it.
+
+    With a distributed `cluster`, this process is the chief: it serves trials to workers
+    (`engine/distributed.py`) and does everything after the search itself."""
     from dlstudio.engine import device as device_mod
     from dlstudio.engine import search as search_mod
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
@@ -90,6 +95,9 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     max_epochs = config.max_epochs or template.max_epochs
     deadline = time.monotonic() + config.time_limit if config.time_limit else None
     control = search_mod.SearchControl(reporter, deadline, max_trials, max_epochs)
+    if cluster is not None and cluster.distributed:
+        check_tuner(config.tuner)
+        control.cluster = cluster
     tuner = search_mod.make_tuner(config.tuner, hypermodel, template, project.search_dir,
                                   config.seed, control, overwrite=not resume)
     done = sum(1 for t in tuner.oracle.trials.values()
@@ -498,7 +506,8 @@ def _guard(project: Project, reporter: Reporter, body: Callable[[Reporter], Even
 
 
 def run(config: RunConfig, reporter: Reporter,
-        on_project: Callable[[Project], None] | None = None) -> Event:
+        on_project: Callable[[Project], None] | None = None,
+        cluster: ClusterSettings | None = None) -> Event:
     """Make the project, prepare the data, search, evaluate and (if asked) export.
 
     `on_project` is called once the project folder exists (the worker sends its log there)."""
@@ -506,17 +515,21 @@ def run(config: RunConfig, reporter: Reporter,
     if on_project is not None:
         on_project(project)
     return _guard(project, reporter, lambda rep: search(prepare(project, rep), rep,
-                                                        resume=False, export=config.export))
+                                                        resume=False, export=config.export,
+                                                        cluster=cluster))
 
 
-def resume(project_dir: str | Path, reporter: Reporter, export: str | None = None) -> Event:
+def resume(project_dir: str | Path, reporter: Reporter, export: str | None = None,
+           cluster: ClusterSettings | None = None) -> Event:
     """Continue a stopped, failed or killed search to its budget, then evaluate and export."""
     project = Project.open(project_dir)
     export = export or project.config.export    # finish what the first run was asked to do
 
     def body(rep: Reporter) -> Event:
         if not project.has_split() or project.schema is None or project.task is None:
-            return search(prepare(project, rep), rep, resume=False, export=export)
-        return search(PreparedRun.load(project), rep, resume=True, export=export)
+            return search(prepare(project, rep), rep, resume=False, export=export,
+                          cluster=cluster)
+        return search(PreparedRun.load(project), rep, resume=True, export=export,
+                      cluster=cluster)
 
     return _guard(project, reporter, body)

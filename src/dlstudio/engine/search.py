@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlstudio.engine.events import BestChanged, EndReason, EpochEnded, Log, TrialEnded, TrialStarted
 from dlstudio.engine.hypermodel import StudioHyperModel
@@ -25,8 +26,12 @@ from dlstudio.engine.reporter import Reporter
 from dlstudio.engine.templates import Template
 from dlstudio.engine.tf import keras, kt
 
+if TYPE_CHECKING:
+    from dlstudio.engine.cluster import ClusterSettings
+
 EARLY_STOPPING_PATIENCE = 5
 MAX_CONSECUTIVE_FAILED_TRIALS = 3
+IDLE_WAIT_SECONDS = 0.5        # a distributed worker told to wait asks again after this
 TrialStatus = kt.engine.trial.TrialStatus
 
 
@@ -44,6 +49,11 @@ class SearchControl:
         self.trial_started = 0.0
         self.epochs = 0                            # epochs run in the current trial
         self.reason: EndReason | None = None       # set when time is up or Stop was pressed
+        # A distributed search (engine/distributed.py): the chief's settings, or on a worker
+        # whether it must leave the search before its next trial.
+        self.cluster: ClusterSettings | None = None
+        self.leave: Callable[[], bool] | None = None
+        self.worker = ""                           # the tuner id of the process running trials
 
     def __deepcopy__(self, memo: dict) -> SearchControl:
         return self     # KerasTuner copies callbacks per trial; they must share this object
@@ -99,8 +109,15 @@ class HyperbandOracle(_StudioOracle, kt.oracles.HyperbandOracle):
 
 # -- tuners: trials as events -------------------------------------------------------------------
 
+class LeaveSearch(Exception):
+    """Raised between trials when a distributed worker was asked to stop (its own Stop)."""
+
+
 class StudioTuner(kt.Tuner):
-    """A KerasTuner tuner that reports each trial's start and end as events."""
+    """A KerasTuner tuner that reports each trial's start and end as events.
+
+    On a distributed worker `self.oracle` is KerasTuner's `OracleClient`, which only offers the
+    oracle's calls (no `trials`): the hooks below use calls only."""
 
     def __init__(self, oracle: _StudioOracle, hypermodel: StudioHyperModel,
                  control: SearchControl, **kwargs: Any) -> None:
@@ -109,6 +126,17 @@ class StudioTuner(kt.Tuner):
         kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
         oracle.control = control
         self.control = control
+        control.worker = self.tuner_id     # KERASTUNER_TUNER_ID, "tuner0" in a single process
+        self.trials_run = 0
+        self._waiting = False
+
+    def pre_create_trial(self) -> None:
+        if self.control.leave is not None:           # a distributed worker
+            if self.control.leave():
+                raise LeaveSearch
+            if self._waiting:      # the chief answered IDLE: KerasTuner would ask again at once
+                time.sleep(IDLE_WAIT_SECONDS)
+            self._waiting = True   # until on_trial_begin says a trial came
 
     def _populate_initial_space(self) -> None:
         # KerasTuner builds every conditional branch once to learn the search space; with a
@@ -118,21 +146,28 @@ class StudioTuner(kt.Tuner):
 
     def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_begin(trial)
+        self._waiting = False
         c = self.control
         c.trial_id, c.epochs, c.trial_started = trial.trial_id, 0, time.monotonic()
+        trials = getattr(self.oracle, "trials", None)     # None on a distributed worker
+        number = len(trials) if trials is not None else int(trial.trial_id) + 1
         c.reporter.report(TrialStarted(
-            trial_id=trial.trial_id, number=len(self.oracle.trials), max_trials=c.max_trials,
+            trial_id=trial.trial_id, number=number, max_trials=c.max_trials,
             max_epochs=int(trial.hyperparameters.values.get("tuner/epochs", c.max_epochs)),
-            hyperparameters=dict(trial.hyperparameters.values)))
+            hyperparameters=dict(trial.hyperparameters.values), worker=c.worker))
 
     def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
         super().on_trial_end(trial)      # KerasTuner records the trial and saves its state
+        self.trials_run += 1
+        # The oracle's record (the chief's, on a worker) holds the score it computed.
+        recorded = self.oracle.get_trial(trial.trial_id)
         c = self.control
         c.reporter.report(TrialEnded(
-            trial_id=trial.trial_id, status=str(trial.status).lower(), score=trial.score,
+            trial_id=trial.trial_id, status=str(recorded.status).lower(), score=recorded.score,
             hyperparameters=dict(trial.hyperparameters.values),
             seconds=time.monotonic() - c.trial_started, epochs=c.epochs,
-            message=last_error_line(trial.message)))
+            message=last_error_line(trial.message), worker=c.worker))
+        trial = recorded
         best = self.oracle.get_best_trials(1)
         if best and best[0].trial_id == trial.trial_id and trial.score is not None:
             c.reporter.report(BestChanged(trial_id=trial.trial_id, score=float(trial.score)))
@@ -153,6 +188,9 @@ def make_tuner(kind: str, hypermodel: StudioHyperModel, template: Template, dire
                seed: int, control: SearchControl, overwrite: bool) -> StudioTuner:
     """A tuner of the chosen kind over `hypermodel`, keeping its state in `directory`."""
     oracle_class, tuner_class = _KINDS[kind]
+    if control.cluster is not None:          # the chief of a distributed search
+        from dlstudio.engine.distributed import ChiefOracle
+        oracle_class = type(f"Chief{oracle_class.__name__}", (ChiefOracle, oracle_class), {})
     common: dict[str, Any] = dict(
         objective=kt.Objective(template.objective, direction=template.direction), seed=seed,
         max_consecutive_failed_trials=MAX_CONSECUTIVE_FAILED_TRIALS)
@@ -187,7 +225,8 @@ class EventCallback(keras.callbacks.Callback):
         c.epochs += 1
         c.reporter.report(EpochEnded(trial_id=c.trial_id or "", epoch=epoch + 1,
                                      max_epochs=self.params.get("epochs") or c.max_epochs,
-                                     logs={k: float(v) for k, v in (logs or {}).items()}))
+                                     logs={k: float(v) for k, v in (logs or {}).items()},
+                                     worker=c.worker))
         if c.must_end():
             self.model.stop_training = True
 
@@ -212,11 +251,14 @@ class SearchResult:
 
 
 def run_search(tuner: StudioTuner, train, validation, template: Template,
-               tensorboard_dir: Path | None = None) -> SearchResult:
+               tensorboard_dir: Path | None = None) -> SearchResult | None:
     """Run (or continue) the search; returns when the budget, the time or a stop ends it.
     With `tensorboard_dir`, each trial writes its TensorBoard logs (losses, metrics and
     hyper-parameters per epoch) under `tensorboard_dir/<trial id>/` (KerasTuner names the
-    folder per trial)."""
+    folder per trial).
+
+    The chief of a distributed search serves trials instead of running them; a distributed
+    worker runs trials until the chief says the search is over, and returns None."""
     control = tuner.control
     callbacks = [
         EventCallback(control),
@@ -226,7 +268,14 @@ def run_search(tuner: StudioTuner, train, validation, template: Template,
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(
             log_dir=str(tensorboard_dir), write_graph=False, profile_batch=0))
-    if not control.must_end():
+    if control.leave is not None:            # a distributed worker
+        tuner.search(train, validation_data=validation, epochs=control.max_epochs,
+                     callbacks=callbacks, verbose=0)
+        return None
+    if control.cluster is not None:          # the chief: serve until the budget is spent
+        from dlstudio.engine.distributed import serve
+        serve(tuner, control.cluster, control.reporter, str(Path(tuner.project_dir).parent))
+    elif not control.must_end():
         tuner.search(train, validation_data=validation, epochs=control.max_epochs,
                      callbacks=callbacks, verbose=0)
     trials = list(tuner.oracle.trials.values())

@@ -41,3 +41,12 @@ def gpu_names() -> list[str]:
         except Exception:   # details are optional; the device is what matters
             names.append(device.name)
     return names
+
+
+def kt_distribute():
+    """KerasTuner's gRPC pieces for a distributed search: its protocol (`protos`, with the
+    service stubs) and its stock `oracle_chief.OracleServicer`. KerasTuner exports neither
+    publicly; `engine/distributed.py` is their one user. Imported on demand (grpc, protobuf)."""
+    from keras_tuner.src import protos
+    from keras_tuner.src.distribute import oracle_chief
+    return protos, oracle_chief

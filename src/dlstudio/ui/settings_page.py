@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QStandardPaths, Signal
+from PySide6.QtCore import QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from dlstudio.engine.cluster import DISTRIBUTED_TUNERS
 from dlstudio.engine.events import Event, Failed, TaskFinished
 from dlstudio.engine.project import Project
 from dlstudio.ui.page import (
@@ -41,6 +42,13 @@ TUNER_LABELS = {
     "random": "Random search",
 }
 UNITS = (16, 32, 64, 128, 256, 512)
+REMOTE_WORKERS_HINT = (
+    "Other computers can help: when the search has started, the Training page shows its "
+    "address. On a computer that sees the project folder (a shared folder) and has DL Studio, "
+    "run: dlstudio worker --chief ADDRESS PROJECT_FOLDER. To let other computers in, the "
+    "search must listen on the network: start it from a terminal with dlstudio run ... "
+    "--workers N --host 0.0.0.0 --port 8765, and open that port in the firewall. "
+    "See the README, \"Workers on other machines\".")
 
 
 def human_duration(seconds: float) -> str:
@@ -124,11 +132,21 @@ class SettingsPage(Page):
         bf.addRow("Time limit:", limit_row)
         bf.addRow("", self.estimate)
 
+        self.workers = QSpinBox(minimum=1, maximum=64)
+        self.workers.setToolTip("Networks trained at the same time on this computer, each in its "
+                                "own process. More than the number of processor cores (or GPUs) "
+                                "does not go faster.")
+        self.workers_hint = hint(REMOTE_WORKERS_HINT)
+        self.workers_hint.setWordWrap(True)
+        self.workers_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
         search = QGroupBox("Search")
         sf = QFormLayout(search)
         sf.addRow("Search method:", self.tuner)
         sf.addRow("Random seed:", self.seed)
         sf.addRow("Project folder:", folder_row)
+        sf.addRow("Workers on this machine:", self.workers)
+        sf.addRow("", self.workers_hint)
 
         # Advanced: narrow the search space.
         self.custom_space = QGroupBox("Limit the search space")
@@ -175,7 +193,8 @@ class SettingsPage(Page):
         layout.addWidget(self.error)
         layout.addStretch(1)
 
-        for w in (self.trials, self.epochs, self.minutes, self.seed, self.max_layers):
+        for w in (self.trials, self.epochs, self.minutes, self.seed, self.max_layers,
+                  self.workers):
             w.valueChanged.connect(self._changed)
         self.max_dropout.valueChanged.connect(self._changed)
         for w in (self.tuner, self.max_units):
@@ -204,7 +223,14 @@ class SettingsPage(Page):
         self._changed()
 
     def is_complete(self) -> bool:
-        return not self._folder_error()
+        return not self._folder_error() and not self._workers_error()
+
+    def _workers_error(self) -> str:
+        s = self.state.settings
+        if s.workers > 1 and s.tuner not in DISTRIBUTED_TUNERS:
+            return ("Several workers work with the Bayesian and Random search methods; choose "
+                    "one of them, or one worker.")
+        return ""
 
     def busy(self) -> bool:
         return self._probe is not None and self._probe.is_running()
@@ -218,7 +244,7 @@ class SettingsPage(Page):
         s, t = self.state.settings, self.state.template
         widgets = (self.trials, self.epochs, self.minutes, self.seed, self.tuner, self.folder,
                    self.use_time_limit, self.custom_space, self.max_layers, self.max_units,
-                   self.max_dropout, self.arch_bag, self.arch_cnn, self.arch_rnn)
+                   self.max_dropout, self.arch_bag, self.arch_cnn, self.arch_rnn, self.workers)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -232,6 +258,7 @@ class SettingsPage(Page):
                 self.minutes.setValue(max(1, round(s.time_limit / 60)))
             self.tuner.setCurrentIndex(max(0, self.tuner.findData(s.tuner)))
             self.seed.setValue(s.seed)
+            self.workers.setValue(s.workers)
             if s.project_dir:
                 self.folder.setText(s.project_dir)
             space = s.search_space
@@ -282,8 +309,10 @@ class SettingsPage(Page):
         s.seed = self.seed.value()
         s.project_dir = self.folder.text().strip()
         s.search_space = self.search_space()
+        s.workers = self.workers.value()
+        self.workers_hint.setVisible(s.workers > 1)
         self._update_estimate()
-        set_error(self.error, self._folder_error())
+        set_error(self.error, self._folder_error() or self._workers_error())
         self.complete_changed.emit()
 
     def _update_estimate(self) -> None:

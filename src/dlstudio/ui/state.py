@@ -34,6 +34,7 @@ class SearchSettings:
     search_space: dict[str, Any] = field(default_factory=dict)
     cost_false_approval: float = 1.0
     cost_false_rejection: float = 1.0
+    workers: int = 1        # worker processes on this machine (more than 1: a distributed search)
 
 
 def fallback_role(column: ColumnInfo) -> Role:

@@ -31,6 +31,7 @@ from dlstudio.ui.models import LeaderboardModel
 from dlstudio.ui.page import Page, heading
 from dlstudio.ui.plots import make_plot, pen
 from dlstudio.ui.settings_page import human_duration
+from dlstudio.ui.workers_panel import WorkersPanel
 from dlstudio.workers.bridge import WorkerBridge
 from dlstudio.workers.process import WorkerTask
 
@@ -172,6 +173,8 @@ class TrainingPage(Page):
         layout.addWidget(heading("Training"))
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        self.workers_panel = WorkersPanel(self)     # shown in a search with several workers
+        layout.addWidget(self.workers_panel)
         layout.addWidget(split, 1)
 
         self.ticker = QTimer(self)
@@ -235,6 +238,10 @@ class TrainingPage(Page):
             return None
         return WorkerTask.RUN, cfg.to_dict()
 
+    def _payload_with_workers(self, payload: dict) -> dict:
+        workers = self.state.settings.workers
+        return {**payload, "cluster": {"workers": workers}} if workers > 1 else payload
+
     def start(self) -> None:
         if self._running:
             return
@@ -242,6 +249,7 @@ class TrainingPage(Page):
         if job is None:
             return
         task, payload = job
+        payload = self._payload_with_workers(payload)
         if task is WorkerTask.RUN:
             self.clear()
         self._running = True
@@ -301,6 +309,7 @@ class TrainingPage(Page):
 
     # -- events -------------------------------------------------------------------------------
     def clear(self) -> None:
+        self.workers_panel.clear()
         self.leaderboard.clear()
         self.log.clear()
         self.trials_done = 0
@@ -337,6 +346,7 @@ class TrainingPage(Page):
         """Update the page from one event (live from the worker, or replayed from disk)."""
         # A replayed event's lines carry the time it happened, not the time it was replayed.
         self._log_time = event.time if replay else None
+        self.workers_panel.handle(event, replay)
         match event:
             case ev.SearchStarted():
                 self._search_started(event)

@@ -10,6 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from dlstudio.engine.cluster import ClusterSettings
+from dlstudio.workers.pool import WorkerPool
 from dlstudio.workers.process import GRACE_SECONDS, WorkerProcess, WorkerTask
 
 POLL_MS = 50
@@ -22,7 +24,7 @@ class WorkerBridge(QObject):
 
     def __init__(self, parent: QObject | None = None, grace_seconds: float = GRACE_SECONDS):
         super().__init__(parent)
-        self._worker: WorkerProcess | None = None
+        self._worker: WorkerProcess | WorkerPool | None = None
         self._grace_ms = int(grace_seconds * 1000)
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
@@ -32,14 +34,19 @@ class WorkerBridge(QObject):
         self._kill_timer.timeout.connect(self.kill)
 
     @property
-    def worker(self) -> WorkerProcess | None:
+    def worker(self) -> WorkerProcess | WorkerPool | None:
         return self._worker
 
     def start(self, task: WorkerTask, payload: dict[str, Any]) -> None:
-        """Start a task; one at a time (a running one is stopped first)."""
+        """Start a task; one at a time (a running one is stopped first). A search whose payload
+        asks for several workers (`cluster`) runs as a chief and local workers (`WorkerPool`)."""
         if self.is_running():
             self.kill()
-        self._worker = WorkerProcess(task, payload, niceness=NICENESS)
+        cluster = ClusterSettings.from_dict(payload.get("cluster"))
+        if WorkerTask(task).is_search and cluster.distributed:
+            self._worker = WorkerPool(task, payload, cluster, niceness=NICENESS)
+        else:
+            self._worker = WorkerProcess(task, payload, niceness=NICENESS)
         self._worker.start()
         self._timer.start()
 

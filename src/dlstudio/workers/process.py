@@ -28,6 +28,7 @@ class WorkerTask(StrEnum):
     EXPORT = "export"       # export a project's best model
     PREDICT = "predict"     # score a data file with an export
     PROBE = "probe"         # which TensorFlow and GPUs the worker sees
+    JOIN = "join"           # run trials for a distributed search's chief (workers/pool.py)
 
     @property
     def is_search(self) -> bool:

@@ -47,17 +47,27 @@ def redirect_output(path: Path) -> None:
 
 def run_task(task: WorkerTask, payload: dict[str, Any], reporter: QueueReporter) -> None:
     from dlstudio.engine import pipeline
+    from dlstudio.engine.cluster import ClusterSettings
     from dlstudio.engine.config import RunConfig
     from dlstudio.engine.project import Project
 
+    cluster = ClusterSettings.from_dict(payload.get("cluster"))   # absent: one process
+    # KerasTuner's distributed switches: only a JOIN worker sets them (for itself). Inherited
+    # from a shell, they would turn a one-process search or a chief into a KerasTuner worker.
+    for key in ("KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        os.environ.pop(key, None)
     match task:
         case WorkerTask.RUN:
             pipeline.run(RunConfig.from_dict(payload), reporter,
-                         on_project=lambda p: redirect_output(p.root / "logs" / "worker.log"))
+                         on_project=lambda p: redirect_output(p.root / "logs" / "worker.log"),
+                         cluster=cluster)
         case WorkerTask.RESUME:
             if (Path(payload["project"]) / "project.json").is_file():
                 redirect_output(Path(payload["project"]) / "logs" / "worker.log")
-            pipeline.resume(payload["project"], reporter, export=payload.get("export"))
+            pipeline.resume(payload["project"], reporter, export=payload.get("export"),
+                            cluster=cluster)
+        case WorkerTask.JOIN:
+            join(payload, cluster, reporter)
         case WorkerTask.EXPORT:
             project = Project.open(payload["project"])
             redirect_output(project.root / "logs" / "worker.log")
@@ -72,6 +82,28 @@ def run_task(task: WorkerTask, payload: dict[str, Any], reporter: QueueReporter)
             from dlstudio.engine.tf import gpu_names, tf
             reporter.report(TaskFinished(task=str(task), result={"tensorflow": tf.__version__,
                                                                  "gpus": gpu_names()}))
+
+
+def join(payload: dict[str, Any], cluster: Any, reporter: QueueReporter) -> None:
+    """Run trials for a chief; if the chief goes silent, say so and end this process now
+    (the main thread may be blocked in a KerasTuner call that waits up to an hour)."""
+    from dlstudio.engine import distributed
+    from dlstudio.engine.cluster import check_worker_id, parse_address
+
+    host, port = parse_address(payload["chief"])
+    worker = check_worker_id(payload["worker"])
+    if (Path(payload["project"]) / "project.json").is_file():
+        redirect_output(Path(payload["project"]) / "logs" / f"{worker}.log")
+
+    def chief_lost(message: str) -> None:
+        reporter.report(TaskFailed(task=str(WorkerTask.JOIN), message=message, user_error=True))
+        reporter.queue.close()
+        reporter.queue.join_thread()
+        os._exit(3)
+
+    result = distributed.join(payload["project"], host, port, worker, cluster, reporter,
+                              chief_lost)
+    reporter.report(TaskFinished(task=str(WorkerTask.JOIN), result=result))
 
 
 def child_main(task: WorkerTask, payload: dict[str, Any], queue: Any, stop_flag: Any,

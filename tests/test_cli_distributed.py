@@ -1,0 +1,31 @@
+"""`dlstudio run --workers` and `dlstudio worker` refuse what cannot work, in one plain line,
+before any process loads TensorFlow (the searches themselves: tests/workers/test_distributed.py)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def test_a_busy_port_is_refused_before_the_project_is_made(cli, credit_csv, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = cli("run", credit_csv, "--template", "credit-scoring", "--project", "p",
+                "--workers", "2", "--port", str(port))
+    assert r.code == 2, r.stderr
+    assert f"port {port} on 127.0.0.1 cannot be used" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "p").exists()
+
+
+def test_hyperband_cannot_share_trials_among_workers(cli, credit_csv, tmp_path):
+    r = cli("run", credit_csv, "--template", "credit-scoring", "--project", "p",
+            "--workers", "2", "--tuner", "hyperband")
+    assert r.code == 2 and "bayesian and random" in r.stderr and not (tmp_path / "p").exists()
+
+
+def test_a_worker_needs_an_address_and_a_project(cli, tmp_path):
+    r = cli("worker", "--chief", "nowhere", tmp_path)
+    assert r.code == 2 and "HOST:PORT" in r.stderr
+    r = cli("worker", "--chief", "127.0.0.1:9", tmp_path / "missing")
+    assert r.code == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1
