@@ -238,3 +238,65 @@ def test_the_split_follows_the_graph_not_layer_names(table_project):
 
     with pytest.raises(deploy.SplitError, match="whole models as layers"):
         deploy.split_model(keras.Model(inputs, model(inputs)))
+
+
+TRICKY_TEXTS = [
+    "Great movie!!! Loved it.", "great MOVIE, loved it", "", "   ", "a",
+    "Café CAFÉ cafe\u0301 naïve ÀÉÎÕÜ ß İstanbul", "emoji 😀👍🏽 👨‍👩‍👧 ok 🇫🇷",
+    "tabs\tand\nnew lines\r\nand  double  spaces ", "don't stop-believing... (really?) [x] {y}",
+    "nbsp\u00a0here ideographic\u3000space \x0bvt \x1csep", "日本語のテキスト 中文 한국어",
+    "zzqx UNSEEN-words, Ünïcödé!!", "loved loved loved it it", "\u200bzero\u200bwidth",
+]
+
+
+def _text_layers():
+    """One TextVectorization per configuration the hypermodel builds, adapted (or given a
+    vocabulary and idf weights, as the hypermodel gives them) on a few tricky texts."""
+    from dlstudio.engine.tf import keras
+    fit = TRICKY_TEXTS[:7] + TRICKY_TEXTS[10:12]
+    tv = keras.layers.TextVectorization
+
+    def adapted(**kwargs):
+        layer = tv(**kwargs)
+        layer.adapt(fit)
+        return layer
+
+    words = [t for t in adapted(ngrams=2).get_vocabulary() if t not in ("", "[UNK]")]
+    return {
+        "words_multi_hot": adapted(ngrams=2, output_mode="multi_hot"),
+        "words_count": adapted(ngrams=2, output_mode="count"),
+        "words_tf_idf_adapted": adapted(ngrams=2, output_mode="tf_idf"),
+        "words_tf_idf_given": tv(ngrams=2, output_mode="tf_idf", vocabulary=words,
+                                 idf_weights=np.linspace(0.5, 2.5, len(words))),
+        "chars_count": adapted(standardize="lower", split="character", ngrams=(2, 3, 4, 5),
+                               output_mode="count", max_tokens=3000),
+        "chars_multi_hot": adapted(standardize="lower", split="character",
+                                   ngrams=(2, 3, 4, 5), output_mode="multi_hot"),
+        "chars_tf_idf": adapted(standardize="lower", split="character", ngrams=(2, 3, 4, 5),
+                                output_mode="tf_idf"),
+        "tokens": adapted(output_mode="int", output_sequence_length=6),
+    }
+
+
+def test_preprocess_py_reproduces_each_text_layer_bit_exactly():
+    """preprocess.py, fed the steps split_model writes, gives exactly the layer's output on
+    texts with accents (composed and combining), emoji sequences, punctuation, odd whitespace
+    and scripts without spaces; a wrong reading of a layer would not be equal."""
+    from dlstudio.engine import deploy
+    from dlstudio.engine.tf import keras
+    from dlstudio.resources.deploy import preprocess
+
+    texts = np.array(TRICKY_TEXTS, dtype=object).reshape(-1, 1)
+    for name, layer in _text_layers().items():
+        x = keras.Input(shape=(1,), dtype="string", name="t")
+        model = keras.Model(x, keras.layers.Reshape((-1,))(layer(x)))
+        _, steps = deploy.split_model(model)
+        assert len(steps) == 1 and steps[0]["kind"] == "text", name
+        spec = json.loads(json.dumps({"inputs": [{"input": "t"}], "steps": steps}))
+        got = preprocess.preprocess({"t": list(texts[:, 0])}, spec)[steps[0]["name"]]
+        want = np.asarray(layer(texts))
+        # In the dtype the core declares for that input (counts are whole numbers).
+        assert got.dtype == model.layers[-1].input.dtype, (name, got.dtype)
+        assert np.array_equal(got.reshape(want.shape), want.astype(got.dtype)), name
+        if layer.get_config()["output_mode"] != "int":
+            assert want.sum() > 0 and want[:, 1:].any(axis=1).sum() >= 6, name

@@ -143,8 +143,8 @@ def _vocabulary_step(layer, tensor, kind: str) -> dict[str, Any]:
     config = layer.get_config()
     mode = config["output_mode"]
     vocabulary = [str(v) for v in layer.get_vocabulary()]
-    if (config.get("sparse") or config.get("ragged") or mode not in ("int", "one_hot",
-                                                                     "multi_hot", "count")
+    if (config.get("sparse") or config.get("ragged") or mode not in (
+            "int", "one_hot", "multi_hot", "count", "tf_idf")
             or lookup.num_oov_indices != 1 or getattr(lookup, "invert", False)):
         raise SplitError(f"The layer '{layer.name}' uses settings that preprocess.py does not "
                          "reproduce.")
@@ -157,6 +157,15 @@ def _vocabulary_step(layer, tensor, kind: str) -> dict[str, Any]:
     if mode != "int" and step["shape"][-1] != len(vocabulary):
         raise SplitError(f"The layer '{layer.name}' has {step['shape'][-1]} outputs for "
                          f"{len(vocabulary)} vocabulary entries; preprocess.py cannot match it.")
+    if mode == "tf_idf":
+        # The weights the layer multiplies its counts by (float32), the unknown-token slot's
+        # included (Keras gives it the mean idf when the vocabulary was given without it).
+        idf = np.asarray(lookup.idf_weights_const, dtype=np.float32).reshape(-1)
+        if len(idf) != len(vocabulary):
+            raise SplitError(f"The layer '{layer.name}' has {len(idf)} idf weights for "
+                             f"{len(vocabulary)} vocabulary entries; preprocess.py cannot "
+                             "match it.")
+        step["idf"] = [float(v) for v in idf]      # float32 values, exact in JSON
     return step
 
 
@@ -164,7 +173,7 @@ def _text_step(layer, node, tensor) -> dict[str, Any]:
     config = layer.get_config()
     standardize, split, ngrams = config["standardize"], config["split"], config["ngrams"]
     if standardize not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation") \
-            or split != "whitespace":
+            or split not in ("whitespace", "character"):
         raise SplitError(f"The text layer '{layer.name}' standardises or splits its texts in a "
                          "way preprocess.py does not reproduce.")
     widths = ([1] if ngrams is None else list(range(1, ngrams + 1)) if isinstance(ngrams, int)
@@ -174,7 +183,8 @@ def _text_step(layer, node, tensor) -> dict[str, Any]:
             "lowercase": standardize in ("lower", "lower_and_strip_punctuation"),
             "strip_regex": (STRIP_PUNCTUATION if standardize in (
                 "strip_punctuation", "lower_and_strip_punctuation") else None),
-            "ngrams": widths, "sequence_length": config.get("output_sequence_length")}
+            "split": split, "ngrams": widths,
+            "sequence_length": config.get("output_sequence_length")}
 
 
 def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
