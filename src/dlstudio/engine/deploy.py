@@ -187,6 +187,35 @@ def _text_step(layer, node, tensor) -> dict[str, Any]:
             "sequence_length": config.get("output_sequence_length")}
 
 
+class ZeroSafeUnitNormalization(keras.layers.Layer):
+    """UnitNormalization (L2) as `x * rsqrt(max(sum(x^2), eps^2))`: the same values as Keras'
+    `x * min(rsqrt(sum(x^2)), 1/eps)`, but without rsqrt(0), which TFLite's CPU kernels turn
+    into NaN where TensorFlow gives inf (an empty text, or one of unseen words only, is an
+    all-zero bag: the SavedModel gives zeros there)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, x):
+        square_sum = keras.ops.sum(keras.ops.square(x), axis=self.axis, keepdims=True)
+        return x * keras.ops.rsqrt(keras.ops.maximum(square_sum, 1e-24))
+
+
+def _runtime_safe(core: keras.Model) -> keras.Model:
+    """The core with each UnitNormalization replaced by ZeroSafeUnitNormalization; the other
+    layers (and their weights) are the core's own."""
+    if not any(isinstance(layer, keras.layers.UnitNormalization) for layer in core.layers):
+        return core
+
+    def swap(layer):
+        if isinstance(layer, keras.layers.UnitNormalization):
+            return ZeroSafeUnitNormalization(axis=layer.axis, name=layer.name)
+        return layer
+
+    return keras.models.clone_model(core, clone_function=swap)
+
+
 def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
     """The network after its preprocessing layers (a Keras model whose inputs are the outputs
     of those layers) and one step per preprocessing layer for `preprocess.py`. Raises
@@ -213,6 +242,7 @@ def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
     try:
         core = keras.Model([tensor for _, _, tensor in encoders], model.outputs,
                            name="dlstudio_core")
+        core = _runtime_safe(core)
     except ValueError as exc:
         raise SplitError("Part of the model reads the raw columns without going through its "
                          "preprocessing layers, so it cannot be split for other runtimes.") from exc
@@ -241,6 +271,30 @@ def core_function(core: keras.Model, steps: list[dict[str, Any]], task: TaskType
 
 
 # -- conversions ----------------------------------------------------------------------------------
+
+RECURRENT_TFLITE = (
+    "TensorFlow Lite cannot hold this model: its recurrent text network (GRU or LSTM, read "
+    "with a mask) needs TensorFlow operations that are not among TFLite's built-in ones, so no "
+    ".tflite file was made. Export it to SavedModel and ONNX (--format savedmodel,onnx), or "
+    "search without the recurrent network to get a model TFLite can run.")
+
+
+def refusal(model: keras.Model, formats: list[str]) -> str | None:
+    """Why `model` cannot be exported to one of `formats`, in a sentence; None when it can be
+    tried (the conversion and the verification in its runtime still decide)."""
+    def layers(m):
+        for layer in getattr(m, "layers", []):
+            yield layer
+            yield from layers(layer)
+
+    recurrent = any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+                    for layer in layers(model))
+    if TFLITE in formats and recurrent:
+        # The converter stops at the loop's TensorList operations ("Lowering tensor list ops
+        # is failed"); with SELECT_TF_OPS it would need TensorFlow at run time.
+        return RECURRENT_TFLITE
+    return None
+
 
 def tflite_bytes_from_savedmodel(folder: Path) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(folder),
@@ -461,6 +515,9 @@ def artifact_writer(model: keras.Model, specs: list[FeatureSpec], card: ModelCar
     """The `extra` step of `export.export_model` for `formats` (SavedModel aside): converts,
     writes into the staging folder, verifies each artefact and returns its records."""
     has_text = any(s.role is Role.TEXT for s in specs)
+    problem = refusal(model, formats)
+    if problem:
+        raise ConfigError(problem)
 
     def write(folder: Path, sample: dict[str, np.ndarray],
               expected: dict[str, np.ndarray]) -> list[dict[str, Any]]:
