@@ -43,7 +43,7 @@ from dlstudio.engine.tf import keras, tf
 CORE_DIR = "core"
 ONNX_OPSET = 17
 UNSEEN_CATEGORY = "a value never seen in training"
-EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!!  tabs\tand\nnew lines... zzqx"
+EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!! 😀👍🏽  tabs\tand\nnew lines... zzqx"
 # TextVectorization's "lower_and_strip_punctuation" (Keras's DEFAULT_STRIP_REGEX).
 CORE_NOTE = {
     ONNX: "The network after its preprocessing layers (stock tf2onnx converts neither lookup "
@@ -63,7 +63,7 @@ def with_edge_rows(sample: dict[str, np.ndarray], specs: list[FeatureSpec]
                    ) -> dict[str, np.ndarray]:
     """The sample plus rows a deployed model meets sooner or later: every number NaN, +inf or
     -inf; every category and text empty; an unseen category and a text of unseen words with
-    capitals, punctuation, accents, tabs and line breaks. Each starts from the first row."""
+    capitals, punctuation, accents, emoji, tabs and line breaks. Each starts from the first row."""
     if not sample or len(next(iter(sample.values()))) == 0:
         return sample
     numeric = [s.key for s in specs if s.role is Role.NUMERIC]
@@ -425,7 +425,7 @@ def _edge_kinds(specs: list[FeatureSpec]) -> tuple[int, str]:
     if any(s.role is Role.CATEGORICAL for s in specs):
         kinds.append("empty and unseen categories")
     if any(s.role is Role.TEXT for s in specs):
-        kinds.append("empty text and unseen words with capitals, accents and punctuation")
+        kinds.append("empty text and unseen words with capitals, accents, emoji and punctuation")
     if any(s.role is not Role.NUMERIC for s in specs):
         count += 2
     return count, ", ".join(kinds)
