@@ -43,7 +43,7 @@ from dlstudio.engine.tf import keras, tf
 CORE_DIR = "core"
 ONNX_OPSET = 17
 UNSEEN_CATEGORY = "a value never seen in training"
-EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!!  tabs\tand\nnew lines... zzqx"
+EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!! 😀👍🏽  tabs\tand\nnew lines... zzqx"
 # TextVectorization's "lower_and_strip_punctuation" (Keras's DEFAULT_STRIP_REGEX).
 CORE_NOTE = {
     ONNX: "The network after its preprocessing layers (stock tf2onnx converts neither lookup "
@@ -63,7 +63,7 @@ def with_edge_rows(sample: dict[str, np.ndarray], specs: list[FeatureSpec]
                    ) -> dict[str, np.ndarray]:
     """The sample plus rows a deployed model meets sooner or later: every number NaN, +inf or
     -inf; every category and text empty; an unseen category and a text of unseen words with
-    capitals, punctuation, accents, tabs and line breaks. Each starts from the first row."""
+    capitals, punctuation, accents, emoji, tabs and line breaks. Each starts from the first row."""
     if not sample or len(next(iter(sample.values()))) == 0:
         return sample
     numeric = [s.key for s in specs if s.role is Role.NUMERIC]
@@ -143,8 +143,8 @@ def _vocabulary_step(layer, tensor, kind: str) -> dict[str, Any]:
     config = layer.get_config()
     mode = config["output_mode"]
     vocabulary = [str(v) for v in layer.get_vocabulary()]
-    if (config.get("sparse") or config.get("ragged") or mode not in ("int", "one_hot",
-                                                                     "multi_hot", "count")
+    if (config.get("sparse") or config.get("ragged") or mode not in (
+            "int", "one_hot", "multi_hot", "count", "tf_idf")
             or lookup.num_oov_indices != 1 or getattr(lookup, "invert", False)):
         raise SplitError(f"The layer '{layer.name}' uses settings that preprocess.py does not "
                          "reproduce.")
@@ -157,6 +157,15 @@ def _vocabulary_step(layer, tensor, kind: str) -> dict[str, Any]:
     if mode != "int" and step["shape"][-1] != len(vocabulary):
         raise SplitError(f"The layer '{layer.name}' has {step['shape'][-1]} outputs for "
                          f"{len(vocabulary)} vocabulary entries; preprocess.py cannot match it.")
+    if mode == "tf_idf":
+        # The weights the layer multiplies its counts by (float32), the unknown-token slot's
+        # included (Keras gives it the mean idf when the vocabulary was given without it).
+        idf = np.asarray(lookup.idf_weights_const, dtype=np.float32).reshape(-1)
+        if len(idf) != len(vocabulary):
+            raise SplitError(f"The layer '{layer.name}' has {len(idf)} idf weights for "
+                             f"{len(vocabulary)} vocabulary entries; preprocess.py cannot "
+                             "match it.")
+        step["idf"] = [float(v) for v in idf]      # float32 values, exact in JSON
     return step
 
 
@@ -164,7 +173,7 @@ def _text_step(layer, node, tensor) -> dict[str, Any]:
     config = layer.get_config()
     standardize, split, ngrams = config["standardize"], config["split"], config["ngrams"]
     if standardize not in (None, "lower", "strip_punctuation", "lower_and_strip_punctuation") \
-            or split != "whitespace":
+            or split not in ("whitespace", "character"):
         raise SplitError(f"The text layer '{layer.name}' standardises or splits its texts in a "
                          "way preprocess.py does not reproduce.")
     widths = ([1] if ngrams is None else list(range(1, ngrams + 1)) if isinstance(ngrams, int)
@@ -174,7 +183,37 @@ def _text_step(layer, node, tensor) -> dict[str, Any]:
             "lowercase": standardize in ("lower", "lower_and_strip_punctuation"),
             "strip_regex": (STRIP_PUNCTUATION if standardize in (
                 "strip_punctuation", "lower_and_strip_punctuation") else None),
-            "ngrams": widths, "sequence_length": config.get("output_sequence_length")}
+            "split": split, "ngrams": widths,
+            "sequence_length": config.get("output_sequence_length")}
+
+
+class ZeroSafeUnitNormalization(keras.layers.Layer):
+    """UnitNormalization (L2) as `x * rsqrt(max(sum(x^2), eps^2))`: the same values as Keras'
+    `x * min(rsqrt(sum(x^2)), 1/eps)`, but without rsqrt(0), which TFLite's CPU kernels turn
+    into NaN where TensorFlow gives inf (an empty text, or one of unseen words only, is an
+    all-zero bag: the SavedModel gives zeros there)."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, x):
+        square_sum = keras.ops.sum(keras.ops.square(x), axis=self.axis, keepdims=True)
+        return x * keras.ops.rsqrt(keras.ops.maximum(square_sum, 1e-24))
+
+
+def _runtime_safe(core: keras.Model) -> keras.Model:
+    """The core with each UnitNormalization replaced by ZeroSafeUnitNormalization; the other
+    layers (and their weights) are the core's own."""
+    if not any(isinstance(layer, keras.layers.UnitNormalization) for layer in core.layers):
+        return core
+
+    def swap(layer):
+        if isinstance(layer, keras.layers.UnitNormalization):
+            return ZeroSafeUnitNormalization(axis=layer.axis, name=layer.name)
+        return layer
+
+    return keras.models.clone_model(core, clone_function=swap)
 
 
 def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
@@ -203,6 +242,7 @@ def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
     try:
         core = keras.Model([tensor for _, _, tensor in encoders], model.outputs,
                            name="dlstudio_core")
+        core = _runtime_safe(core)
     except ValueError as exc:
         raise SplitError("Part of the model reads the raw columns without going through its "
                          "preprocessing layers, so it cannot be split for other runtimes.") from exc
@@ -231,6 +271,30 @@ def core_function(core: keras.Model, steps: list[dict[str, Any]], task: TaskType
 
 
 # -- conversions ----------------------------------------------------------------------------------
+
+RECURRENT_TFLITE = (
+    "TensorFlow Lite cannot hold this model: its recurrent text network (GRU or LSTM, read "
+    "with a mask) needs TensorFlow operations that are not among TFLite's built-in ones, so no "
+    ".tflite file was made. Export it to SavedModel and ONNX (--format savedmodel,onnx), or "
+    "search without the recurrent network to get a model TFLite can run.")
+
+
+def refusal(model: keras.Model, formats: list[str]) -> str | None:
+    """Why `model` cannot be exported to one of `formats`, in a sentence; None when it can be
+    tried (the conversion and the verification in its runtime still decide)."""
+    def layers(m):
+        for layer in getattr(m, "layers", []):
+            yield layer
+            yield from layers(layer)
+
+    recurrent = any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+                    for layer in layers(model))
+    if TFLITE in formats and recurrent:
+        # The converter stops at the loop's TensorList operations ("Lowering tensor list ops
+        # is failed"); with SELECT_TF_OPS it would need TensorFlow at run time.
+        return RECURRENT_TFLITE
+    return None
+
 
 def tflite_bytes_from_savedmodel(folder: Path) -> bytes:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(folder),
@@ -361,7 +425,7 @@ def _edge_kinds(specs: list[FeatureSpec]) -> tuple[int, str]:
     if any(s.role is Role.CATEGORICAL for s in specs):
         kinds.append("empty and unseen categories")
     if any(s.role is Role.TEXT for s in specs):
-        kinds.append("empty text and unseen words with capitals, accents and punctuation")
+        kinds.append("empty text and unseen words with capitals, accents, emoji and punctuation")
     if any(s.role is not Role.NUMERIC for s in specs):
         count += 2
     return count, ", ".join(kinds)
@@ -451,6 +515,9 @@ def artifact_writer(model: keras.Model, specs: list[FeatureSpec], card: ModelCar
     """The `extra` step of `export.export_model` for `formats` (SavedModel aside): converts,
     writes into the staging folder, verifies each artefact and returns its records."""
     has_text = any(s.role is Role.TEXT for s in specs)
+    problem = refusal(model, formats)
+    if problem:
+        raise ConfigError(problem)
 
     def write(folder: Path, sample: dict[str, np.ndarray],
               expected: dict[str, np.ndarray]) -> list[dict[str, Any]]:

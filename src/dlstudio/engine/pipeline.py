@@ -406,6 +406,9 @@ def export_project(project: Project, export_dir: str | Path, model=None,
 
     if model is None:
         model = load_best_model(project)
+    problem = deploy.refusal(model, formats)
+    if problem:
+        raise ConfigError(problem)
     evaluation = project.read_evaluation()
     if evaluation is None:
         raise ConfigError(f"The project '{project.root}' has not been evaluated yet.")

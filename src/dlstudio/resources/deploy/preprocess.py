@@ -2,8 +2,9 @@
 
 Written by DL Studio beside `preprocessing.json`; needs NumPy only. It does what the layers at
 the front of the trained Keras model do (missing numbers, normalisation, category and word
-vocabularies, n-grams, sequence length), so that a runtime without TensorFlow's string and
-table operations (onnxruntime, ai-edge-litert) can run the rest of the network.
+vocabularies, word and character n-grams, counts and TF-IDF weights, sequence length), so
+that a runtime without TensorFlow's string and table operations (onnxruntime,
+ai-edge-litert) can run the rest of the network.
 
     import preprocess
     spec = preprocess.load_spec("preprocessing.json")
@@ -76,12 +77,14 @@ def _encode(ids: list[list[int]], step: dict[str, Any]) -> np.ndarray:
                 if i != step.get("mask_index"):
                     out[r, i] = 1.0
         return out
-    if step["mode"] == "count":
+    if step["mode"] in ("count", "tf_idf"):
         out = np.zeros((len(ids), size), dtype=np.float32)
         for r, row in enumerate(ids):
             for i in row:
                 if i != step.get("mask_index"):
                     out[r, i] += 1.0
+        if step["mode"] == "tf_idf":     # counts times the layer's idf weights, in float32
+            out = out * np.asarray(step["idf"], dtype=np.float32)
         return out
     length = step.get("sequence_length") or max((len(row) for row in ids), default=0)
     out = np.zeros((len(ids), length), dtype=np.int64)
@@ -98,11 +101,17 @@ def _lookup(step: dict[str, Any], rows: dict[str, Any]) -> np.ndarray:
 
 
 def _tokens(text: str, step: dict[str, Any]) -> list[str]:
+    """TextVectorization's tokens: standardise, split on whitespace (tf.strings.split) or
+    into Unicode code points, spaces included (tf.strings.unicode_split), then the n-grams of
+    each width, their parts joined by one space (tf.strings.ngrams, separator " ")."""
     if step["lowercase"]:
         text = text.translate(_ASCII_LOWER)
     if step["strip_regex"]:
         text = re.sub(step["strip_regex"], "", text)
-    words = [w for w in _WHITESPACE.split(text) if w]
+    if step.get("split", "whitespace") == "character":
+        words = list(text)
+    else:
+        words = [w for w in _WHITESPACE.split(text) if w]
     tokens: list[str] = []
     for n in step["ngrams"]:
         tokens += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
