@@ -1,5 +1,6 @@
 """`dlstudio run --workers` and `dlstudio worker` refuse what cannot work, in one plain line,
-before any process loads TensorFlow (the searches themselves: tests/workers/test_distributed.py)."""
+before any process loads TensorFlow (the searches themselves:
+tests/workers/test_distributed_processes.py)."""
 
 from __future__ import annotations
 

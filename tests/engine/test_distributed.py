@@ -1,6 +1,7 @@
 """The pieces of a distributed search that need no training: the chief's oracle (re-queueing a
 silent worker's trial, the heartbeat), the exclusive port, the worker's watchdog, the settings,
-and old events files. The whole search over processes is tests/workers/test_distributed.py."""
+and old events files. The whole search over processes is
+tests/workers/test_distributed_processes.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""The live plots survive a minute of repaints (a crash in Qt or pyqtgraph kills the process).
+"""The live plots survive half a minute of repaints (a crash in Qt or pyqtgraph kills the process).
 
 PySide6 6.12.0 with pyqtgraph 0.14.0 died within seconds here ("Fatal Python error:
 none_dealloc"), which is why pyproject.toml caps PySide6. The soak runs in a child process so
-that such a crash fails this test instead of ending the test session.
+that such a crash fails this test instead of ending the test session. The default run soaks for
+30 s (the 6.12.0 crash came after 8 s); the Qt pins were measured with 60 s:
+`DLSTUDIO_SOAK_SECONDS=60 make test` or the same on this file alone.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from pathlib import Path
 
 from soak_pages import MARKER
 
-SOAK_SECONDS = 60
+SOAK_SECONDS = int(os.environ.get("DLSTUDIO_SOAK_SECONDS", "30"))
 SCRIPT = Path(__file__).with_name("soak_pages.py")
 
 
-def test_training_and_results_plots_survive_a_minute_of_live_repaints():
+def test_training_and_results_plots_survive_half_a_minute_of_live_repaints():
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run([sys.executable, "-X", "faulthandler", str(SCRIPT), str(SOAK_SECONDS)],
                           capture_output=True, text=True, env=env, timeout=SOAK_SECONDS + 180)
