@@ -131,16 +131,15 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
 
 def test_recurrent_text_network_end_to_end_and_exported(cli, tmp_path, reviews_csv):
     """The bidirectional recurrent network (opt-in, issue 10) is searched, learns the tiny texts,
-    and `dlstudio export` writes it as a SavedModel that takes raw text (reloaded and checked in
-    a fresh process before it is written)."""
+    and the run's export writes it as a SavedModel that takes raw text (reloaded and checked in
+    a fresh process before it is written; one process less than a separate `dlstudio export`)."""
     r = cli("run", reviews_csv, "--template", "sentiment", "--text-architectures", "rnn",
-            "--max-trials", "1", "--max-epochs", "12", "--seed", "1", "--project", "p", "--json")
+            "--max-trials", "1", "--max-epochs", "12", "--seed", "1", "--project", "p", "--json",
+            "--export", "out")
     assert r.code == 0, r.stderr
     trial = next(e for e in r.json_lines() if e["type"] == "trial_started")
     assert trial["hyperparameters"]["text_model"] == "rnn"
     assert trial["hyperparameters"]["rnn_cell"] in ("gru", "lstm")
-    r = cli("export", "p", "out")
-    assert r.code == 0, r.stderr
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
     assert card["metrics"]["accuracy"] > 0.7
     assert card["hyperparameters"]["text_model"] == "rnn"
