@@ -392,3 +392,25 @@ def test_a_recurrent_text_network_is_refused_for_tflite_in_a_sentence(sequence_m
     # Why: the conversion itself fails (if a TensorFlow release makes it pass, the refusal can go).
     with pytest.raises(Exception, match="tensor list ops"):
         _core_outputs(models["gru"], texts[:2], "tflite")
+
+
+def test_an_ensemble_is_refused_for_the_formats_that_need_a_split_in_a_sentence():
+    """An ensemble holds its members whole, so its preprocessing cannot be split off for ONNX
+    (or for the TFLite core of a text model): the export says so before writing anything; the
+    whole-model TFLite of a table needs no split and is left to its conversion and check."""
+    from dlstudio.engine import deploy, ensemble
+    from dlstudio.engine.tf import keras
+
+    def member(units: int):
+        x = keras.Input(shape=(1,), name="x")
+        return keras.Model({"x": x}, keras.layers.Dense(2, activation="softmax")(
+            keras.layers.Dense(units)(x)))
+
+    both = ensemble.build([member(3), member(4)])
+    assert ensemble.size(both) == 2
+    problem = deploy.refusal(both, ["savedmodel", "tflite", "onnx"])
+    assert problem is not None and problem.startswith(
+        "This model is an ensemble of 2 networks, and its ONNX file can so far be made of a "
+        "single network only")
+    assert deploy.refusal(both, ["savedmodel", "tflite"]) is None
+    assert deploy.refusal(member(3), ["savedmodel", "tflite", "onnx"]) is None

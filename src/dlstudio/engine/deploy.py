@@ -278,6 +278,12 @@ RECURRENT_TFLITE = (
     ".tflite file was made. Export it to SavedModel and ONNX (--format savedmodel,onnx), or "
     "search without the recurrent network to get a model TFLite can run.")
 
+ENSEMBLE_CORE = (
+    "This model is an ensemble of {k} networks, and its {formats} file can so far be made of a "
+    "single network only (the networks are held whole inside the ensemble, so its preprocessing "
+    "cannot be split off for other runtimes). Export the SavedModel alone, which serves the "
+    "ensemble as it is.")
+
 
 def refusal(model: keras.Model, formats: list[str]) -> str | None:
     """Why `model` cannot be exported to one of `formats`, in a sentence; None when it can be
@@ -293,6 +299,17 @@ def refusal(model: keras.Model, formats: list[str]) -> str | None:
         # The converter stops at the loop's TensorList operations ("Lowering tensor list ops
         # is failed"); with SELECT_TF_OPS it would need TensorFlow at run time.
         return RECURRENT_TFLITE
+    # An ensemble (engine/ensemble.py) calls its members as whole models: split_model cannot
+    # reach their preprocessing layers. The whole-model TFLite of a table needs no split.
+    members = [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.Model)]
+    if members:
+        reads_text = any(isinstance(layer, keras.layers.TextVectorization)
+                         for layer in layers(model))
+        split = [f for f in (TFLITE, ONNX) if f in formats and (f == ONNX or reads_text)]
+        if split:
+            names = {TFLITE: "TensorFlow Lite", ONNX: "ONNX"}
+            return ENSEMBLE_CORE.format(k=len(members),
+                                        formats=" and ".join(names[f] for f in split))
     return None
 
 
