@@ -28,6 +28,7 @@ def wait_for(qtbot, signal, action, timeout_s: float):
 def start_credit_sample(window, qtbot, tmp_path, trials: int, epochs: int):
     wait_for(qtbot, window.data_page.loaded, window.welcome.sample_buttons["credit"].click, 60)
     window.next_button.click()
+    qtbot.waitUntil(lambda: not window.task_page.checking(), timeout=30_000)
     assert window.task_page.is_complete(), window.task_page.error.text()
     assert window.state.target == "Status" and window.state.positive_class == "bad"
     window.next_button.click()

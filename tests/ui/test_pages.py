@@ -84,12 +84,18 @@ def test_choosing_a_template_prefills_target_and_positive_class(
     assert not window.next_button.isEnabled()          # no template yet
     page.cards["credit-scoring"].button.click()
     assert page.target_combo.currentData() == "status"
+    # The target's values are counted on a pool thread; Next waits for them.
+    assert page.checking() and not window.next_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.checking(), timeout=10_000)
     assert page.positive_combo.currentData() == "bad"
     assert page.positive_combo.isVisibleTo(page)
+    assert window.state.positive_class == "bad"
+    assert page.class_info.text().startswith("Classes: ")
     assert window.state.schema.column("status").role is Role.TARGET
     assert window.next_button.isEnabled()
     # A target the template cannot learn shows an inline error and blocks Next.
     page.target_combo.setCurrentIndex(page.target_combo.findData("city"))
+    qtbot.waitUntil(lambda: not page.checking(), timeout=10_000)
     assert page.error.isVisibleTo(page)
     assert "3 different values" in page.error.text()
     assert not window.next_button.isEnabled()
@@ -103,6 +109,7 @@ def test_settings_page_builds_the_run_config(window, qtbot, monkeypatch, tmp_pat
     load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
     window.next_button.click()
     window.task_page.cards["credit-scoring"].button.click()
+    qtbot.waitUntil(window.next_button.isEnabled, timeout=10_000)
     window.next_button.click()
     page = window.settings_page
     assert window.current_page() is page
