@@ -348,10 +348,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     if problem:
         raise _UsageError(problem)
     from dlstudio.engine import pipeline
+    from dlstudio.engine.errors import ExportRefused
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
-    with _quiet_stderr(project.root / "logs" / "worker.log"):
-        result = pipeline.export_project(project, args.export_dir, formats=args.format)
+    try:
+        with _quiet_stderr(project.root / "logs" / "worker.log"):
+            result = pipeline.export_project(project, args.export_dir, formats=args.format)
+    except ExportRefused:
+        # The sentence goes to the terminal (exit 2, as the GUI shows it); the cause (a
+        # converter's own error) to the project's log.
+        append_to_log(traceback.format_exc(), project.root / "logs" / "dlstudio.log")
+        raise
     print(f"Exported (verified in a fresh process) to {result['export_dir']}: "
           f"{model_kind(result['ensemble_size'])}.")
     for a in result["artifacts"][1:]:
