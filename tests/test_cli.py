@@ -78,6 +78,8 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
     assert {"loss", "val_loss", "val_auc"} <= set(epoch["logs"])
     final = events[-1]
     assert final["reason"] == "budget" and final["trials"] == 2
+    refit = next(e for e in events if e["type"] == "phase_started" and e["phase"] == "refit")
+    assert refit["networks"] == final["ensemble_size"] >= 1     # k networks train again
     assert 0.0 <= final["metrics"]["auc"] <= 1.0
     assert final["metrics"]["gini"] == pytest.approx(2 * final["metrics"]["auc"] - 1)
 

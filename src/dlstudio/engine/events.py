@@ -170,6 +170,7 @@ class PhaseStarted(Event):
     phase: str                # a Phase
     message: str              # for the user, e.g. "Training the best network again on ..."
     steps: int = 0            # how many PhaseProgress events follow (0: none)
+    networks: int = 1         # REFIT: how many networks are trained again (k of an ensemble)
 
 
 @dataclass
