@@ -98,3 +98,26 @@ def test_a_worker_that_ended_shows_it_and_is_no_longer_counted(window):
     # The same event, replayed from events.jsonl on reopening, reads back alike.
     ended = ev.WorkerEnded(worker="w", finished=True, trials=2)
     assert ev.from_dict(ended.to_dict()) == ended
+
+
+def test_the_number_of_workers_is_saved_in_the_project_and_restored(window, qtbot, tmp_path):
+    """Settings > Workers on this machine goes into project.json's config: a reopened project
+    shows it again and resumes with as many workers."""
+    from dataclasses import replace
+
+    from ui_helpers import make_project, write_credit_csv
+
+    from dlstudio.engine.project import Project
+
+    project = make_project(tmp_path / "proj", write_credit_csv(tmp_path / "loans.csv"))
+    project.set_config(replace(project.config, workers=3))
+    assert window.open_project(project.root)
+    qtbot.waitUntil(lambda: window.state.df is not None, timeout=10_000)
+    assert window.state.settings.workers == 3
+    assert window.settings_page.workers.value() == 3
+    assert window.training_page._payload_with_workers({"project": "x"})["cluster"] == {
+        "workers": 3}
+    window.settings_page.workers.setValue(2)
+    assert window.state.run_config().workers == 2
+    window.state.save_to_project()
+    assert Project.open(project.root).config.workers == 2
