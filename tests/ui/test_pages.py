@@ -565,3 +565,16 @@ def test_the_training_page_names_the_device_and_the_ensemble_check(window):
     assert tp.status.text() == "Checking the average of the best networks: 2 of 3."
     tp.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=1, steps=4))
     assert tp.status.text() == "Training the best network again: epoch 1 of 4."
+
+
+def test_the_python_snippet_loads_the_real_export_folder():
+    import ast
+
+    from dlstudio.ui.export_page import with_export_folder
+
+    snippet = 'model = tf.saved_model.load("PATH/TO/EXPORT")\n'
+    assert with_export_folder(snippet, None) == snippet           # nothing exported yet
+    folder = '/home/ana/my "best" model\\v2/export'
+    shown = with_export_folder(snippet, folder)
+    literal = shown.split("load(", 1)[1].rsplit(")", 1)[0]
+    assert ast.literal_eval(literal) == folder                     # a valid Python string
