@@ -105,6 +105,8 @@ def test_stop_keeps_the_best_and_the_search_resumes_from_the_training_page_to_it
     sp = window.settings_page          # its fields are locked while the search runs
     assert not sp.trials.isEnabled() and not sp.workers.isEnabled() and not sp.folder.isEnabled()
     assert sp.locked_note.isVisibleTo(sp)
+    # The folder holds the running search's project now: not an error that blocks the steps.
+    assert sp.is_complete() and not sp.error.text(), sp.error.text()
     stopped = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
     assert sp.trials.isEnabled() and sp.workers.isEnabled() and not sp.locked_note.isVisibleTo(sp)
     assert stopped.type == "search_finished", getattr(stopped, "message", stopped)

@@ -93,6 +93,7 @@ class SettingsPage(Page):
         self._probe_started = False
         self.gpus: list[str] | None = None
         self._template_seen: str | None = None
+        self._search_running = False    # TrainingPage.search_running: the fields are locked
 
         self.trials = QSpinBox(minimum=1, maximum=1000)
         self.trials.setToolTip("How many different networks to try.")
@@ -242,9 +243,11 @@ class SettingsPage(Page):
         """Lock the fields while a search runs (TrainingPage.search_running); unlocked when it
         ends, however it ends. A disabled group keeps its children's own states (the minutes
         without a time limit, the text networks of a table task) for when it is enabled."""
+        self._search_running = running
         for box in (self.budget_box, self.search_box, self.custom_space):
             box.setEnabled(not running)
         self.locked_note.setVisible(running)
+        self._changed()     # the folder now holds the running search's project: not an error
 
     def busy(self) -> bool:
         return self._probe is not None and self._probe.is_running()
@@ -350,7 +353,7 @@ class SettingsPage(Page):
             return "Choose a folder for the project."
         p = Path(text).expanduser()
         opened = self.state.project
-        if opened is not None and p.resolve() == opened.root:
+        if self._search_running or (opened is not None and p.resolve() == opened.root):
             return ""
         return Project.folder_problem(p) or ""
 

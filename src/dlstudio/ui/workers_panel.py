@@ -50,6 +50,9 @@ class WorkersPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # "finished at 12:34:56" on one line
+        self.table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMaximumHeight(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
