@@ -564,7 +564,8 @@ def test_the_training_page_names_the_device_and_the_ensemble_check(window):
     tp.handle_event(ev.PhaseProgress(phase=ev.Phase.ENSEMBLE, step=2, steps=3))
     assert tp.status.text() == "Checking the average of the best networks: 2 of 3."
     tp.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=1, steps=4))
-    assert tp.status.text() == "Training the best network again: epoch 1 of 4."
+    assert tp.status.text() == ("Training the best network again on training + validation "
+                                "rows: epoch 1 of 4.")
 
 
 def test_the_python_snippet_loads_the_real_export_folder():
