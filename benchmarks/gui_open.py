@@ -14,7 +14,13 @@ What it does (offscreen, in this process):
    first column's profile appears);
    ``profiles`` — every column selected in turn in the column list, waiting for its profile to
    be on screen (``DataPage.profile_shown``);
-   ``scroll`` — the preview scrolled to its last row and back, painting each time.
+   ``scroll`` — the preview scrolled to its last row and back, painting each time;
+   ``task`` — Next to the Task page, the credit-scoring template chosen (its target, ``default``,
+   is guessed and checked, its values counted, the class to detect guessed), then ``region``
+   as the target (refused: 200 values), then the generic classification template on it, then
+   ``default`` again; each waiting until the page shows the result (``TaskPage.checking``
+   and ``target_checked`` where the page has them; a version that counts on the GUI thread
+   is done when the click returns).
 4. Checks that the preview holds the loaded frame's own arrays (no copy into Qt): the share of
    the frame's columns whose array in the table model is the same memory.
 
@@ -51,7 +57,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scale import DEFAULT_WORKDIR, ROOT, table_file
+from scale import DEFAULT_WORKDIR, ROOT, TARGET, table_file
 
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "gui_open.json"
 HEARTBEAT_MS = 10
@@ -211,6 +217,34 @@ def measure(path: Path) -> dict[str, Any]:
             page.table.scrollToTop()
             settle(100)
         seconds["scroll"] = time.perf_counter() - t
+
+        beat.start("task")
+        t = time.perf_counter()
+        task = window.task_page
+        window.next_button.click()
+        if window.current_page() is not task:
+            raise RuntimeError("Next did not go to the Task page")
+        settle(300)
+
+        def task_step(action: Any, what: str) -> None:
+            action()
+            if getattr(task, "checking", lambda: False)():
+                wait_for(task.target_checked, 120, what)
+            settle(300)
+
+        def choose_target(name: str) -> None:
+            task.target_combo.setCurrentIndex(task.target_combo.findData(name))
+
+        task_step(lambda: task.select_template("credit-scoring"), "the credit target's check")
+        if window.state.target != TARGET:
+            task_step(lambda: choose_target(TARGET), f"the check of {TARGET}")
+        task_step(lambda: choose_target("region"), "the check of region")
+        task_step(lambda: task.select_template("tabular-classification"),
+                  "the check of region for several classes")
+        task_step(lambda: choose_target(TARGET), f"the check of {TARGET} for several classes")
+        seconds["task"] = time.perf_counter() - t
+        task_shown = {"target": window.state.target, "classes": task.class_info.text(),
+                      "error": task.error.text(), "complete": task.is_complete()}
         beat.timer.stop()
 
         df = window.state.df
@@ -225,6 +259,7 @@ def measure(path: Path) -> dict[str, Any]:
             "rows": len(df), "columns": df.shape[1], "profiles_shown": shown,
             "frame_mb": round(df.memory_usage(deep=True).sum() / 2**20),
             "preview_columns_sharing_frame_memory": f"{shared}/{df.shape[1]}",
+            "task_page": task_shown,
             "rss_after_mb": round(rss_mb()),
             "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "seconds": {k: round(v, 2) for k, v in seconds.items()},
@@ -268,6 +303,7 @@ def print_table(r: dict[str, Any], command: str) -> None:
           f"{r['rss_after_mb']} MB (peak {r['maxrss_mb']} MB)")
     print(f"  preview columns that are the frame's own arrays: "
           f"{r['preview_columns_sharing_frame_memory']}")
+    print(f"  Task page at the end: {r.get('task_page')}")
 
 
 def compare(before_path: Path, after_path: Path) -> None:

@@ -78,6 +78,8 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
     assert {"loss", "val_loss", "val_auc"} <= set(epoch["logs"])
     final = events[-1]
     assert final["reason"] == "budget" and final["trials"] == 2
+    refit = next(e for e in events if e["type"] == "phase_started" and e["phase"] == "refit")
+    assert refit["networks"] == final["ensemble_size"] >= 1     # k networks train again
     assert 0.0 <= final["metrics"]["auc"] <= 1.0
     assert final["metrics"]["gini"] == pytest.approx(2 * final["metrics"]["auc"] - 1)
 
@@ -347,6 +349,44 @@ def test_export_uses_the_threshold_the_user_chose(credit_run):
     assert (scored["predicted_label"] == expected).all()
     recorded = json.loads((project / "project.json").read_text())["export"]
     assert recorded["export_dir"] == str((root / "out2").resolve())
+
+
+def _poison_weights(keras_file: Path) -> None:
+    """Every floating-point weight of a saved model set to NaN (a .keras file is a zip that
+    holds model.weights.h5): a model whose export the verification must refuse."""
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(keras_file) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    weights = keras_file.with_name("weights.h5")
+    weights.write_bytes(members["model.weights.h5"])
+    with h5py.File(weights, "r+") as f:
+        def poison(_name: str, item) -> None:
+            if isinstance(item, h5py.Dataset) and item.dtype.kind == "f":
+                item[...] = np.nan
+        f.visititems(poison)
+    members["model.weights.h5"] = weights.read_bytes()
+    weights.unlink()
+    with zipfile.ZipFile(keras_file, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+def test_export_refused_by_its_verification_says_why_in_a_sentence(credit_run):
+    """A refusal of the export's verification is the user's to read: one sentence and exit 2,
+    not 'internal error' (the converter's or verifier's details go to the project's log)."""
+    root, _ = credit_run
+    project = _copy_project(root, "proj-refused")
+    _poison_weights(project / "models" / "best.keras")
+    r = run_cli("export", project.name, "out-refused", cwd=root)
+    _assert_user_error(r)
+    assert "internal error" not in r.stderr
+    assert ("not numbers" in r.stderr or "different labels" in r.stderr
+            or "differ from the trained model" in r.stderr), r.stderr
+    assert not (root / "out-refused" / "saved_model.pb").exists()
+    assert "ExportRefused" in (project / "logs" / "dlstudio.log").read_text()
 
 
 def test_time_limit_ends_the_search_between_epochs(cli, tmp_path, credit_csv):

@@ -291,7 +291,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data=str(Path(args.data).resolve()), template=args.template, project=str(project.resolve()),
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,
         max_trials=args.max_trials, max_epochs=args.max_epochs, time_limit=args.time_limit,
-        tuner=args.tuner, seed=args.seed,
+        tuner=args.tuner, seed=args.seed, workers=cluster.workers,
         export=str(Path(args.export).resolve()) if args.export else None,
         search_space=({"text_architectures": args.text_architectures.split(",")}
                       if args.text_architectures else {}))
@@ -300,10 +300,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_worker(WorkerTask.RUN, config.to_dict(), args.json, cluster)
 
 
-def _cluster(args: argparse.Namespace, tuner: str | None = None):
-    """The distributed settings of `run` or `resume` (--workers, --host, --port, timeouts)."""
+def _cluster(args: argparse.Namespace, tuner: str | None = None, workers: int = 1):
+    """The distributed settings of `run` or `resume` (--workers, --host, --port, timeouts);
+    `workers` when --workers is not given."""
     from dlstudio.engine.cluster import ClusterSettings, check_tuner
-    cluster = ClusterSettings(workers=args.workers, host=args.host, port=args.port,
+    workers = args.workers if args.workers is not None else workers
+    cluster = ClusterSettings(workers=workers, host=args.host, port=args.port,
                               worker_timeout=args.worker_timeout,
                               chief_timeout=args.chief_timeout, heartbeat=args.heartbeat)
     if cluster.distributed and tuner is not None:
@@ -314,10 +316,15 @@ def _cluster(args: argparse.Namespace, tuner: str | None = None):
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from dlstudio.engine.project import Project
-    Project.open(args.project)     # a ConfigError here is the user's (not a project folder)
+    project = Project.open(args.project)   # a ConfigError here is the user's (not a project)
     payload = {"project": str(Path(args.project).resolve()),
                "export": str(Path(args.export).resolve()) if args.export else None}
-    return _run_worker(WorkerTask.RESUME, payload, args.json, _cluster(args))
+    # As many workers as the search had (project.json), unless --workers says otherwise.
+    cluster = _cluster(args, project.config.tuner, workers=project.config.workers)
+    if not args.json and cluster.workers > 1 and args.workers is None:
+        print(f"Resuming with {cluster.workers} workers, as the search was started "
+              f"(--workers N to change).")
+    return _run_worker(WorkerTask.RESUME, payload, args.json, cluster)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -348,10 +355,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     if problem:
         raise _UsageError(problem)
     from dlstudio.engine import pipeline
+    from dlstudio.engine.errors import ExportRefused
     from dlstudio.engine.project import Project
     project = Project.open(args.project)
-    with _quiet_stderr(project.root / "logs" / "worker.log"):
-        result = pipeline.export_project(project, args.export_dir, formats=args.format)
+    try:
+        with _quiet_stderr(project.root / "logs" / "worker.log"):
+            result = pipeline.export_project(project, args.export_dir, formats=args.format)
+    except ExportRefused:
+        # The sentence goes to the terminal (exit 2, as the GUI shows it); the cause (a
+        # converter's own error) to the project's log.
+        append_to_log(traceback.format_exc(), project.root / "logs" / "dlstudio.log")
+        raise
     print(f"Exported (verified in a fresh process) to {result['export_dir']}: "
           f"{model_kind(result['ensemble_size'])}.")
     for a in result["artifacts"][1:]:
@@ -395,9 +409,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _cluster_options(s: argparse.ArgumentParser) -> None:
     from dlstudio.engine.cluster import ClusterSettings as C
     g = s.add_argument_group("several workers (KerasTuner's distributed mode)")
-    g.add_argument("--workers", type=int, default=C.workers, metavar="N",
+    g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="worker processes on this machine; more than 1 runs a chief that "
-                        "serves trials to them (and to workers on other machines)")
+                        "serves trials to them (and to workers on other machines); default "
+                        f"{C.workers}, for resume the number the project's search had")
     g.add_argument("--host", default=C.host,
                    help="where the chief listens: 127.0.0.1 (this machine only) or 0.0.0.0 "
                         "(other machines may join)")

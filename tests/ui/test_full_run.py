@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pandas as pd
@@ -28,6 +29,7 @@ def wait_for(qtbot, signal, action, timeout_s: float):
 def start_credit_sample(window, qtbot, tmp_path, trials: int, epochs: int):
     wait_for(qtbot, window.data_page.loaded, window.welcome.sample_buttons["credit"].click, 60)
     window.next_button.click()
+    qtbot.waitUntil(lambda: not window.task_page.checking(), timeout=30_000)
     assert window.task_page.is_complete(), window.task_page.error.text()
     assert window.state.target == "Status" and window.state.positive_class == "bad"
     window.next_button.click()
@@ -55,6 +57,7 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
     tp = window.training_page
     final = wait_for(qtbot, tp.search_done, tp.start_button.click, 600)
     assert final.type == "search_finished", getattr(final, "message", final)
+    assert window.settings_page.epochs.isEnabled()       # unlocked when the search ends
     assert tp.leaderboard.rowCount() == 1
     assert len(tp.train_loss.getData()[0]) >= 1
     window.next_button.click()
@@ -74,6 +77,9 @@ def test_a_tiny_search_ends_on_the_export_page_with_a_saved_model(window, qtbot,
     assert (tmp_path / "export" / "saved_model.pb").is_file()
     assert (tmp_path / "export" / "core" / "core.onnx").is_file()
     assert "Inputs" in ep.signature.text() and ep.python.text() and ep.curl.text()
+    # The Python snippet loads the real export folder.
+    assert json.dumps(str(tmp_path / "export"), ensure_ascii=False) in ep.python.text()
+    assert "PATH/TO/EXPORT" not in ep.python.text()
     assert "ONNX: core/core.onnx" in ep.files.text() and "onnxruntime" in ep.files.text()
 
     rows = pd.read_csv(window.state.data_path).drop(columns=["Status"]).head(25)
@@ -96,7 +102,13 @@ def test_stop_keeps_the_best_and_the_search_resumes_from_the_training_page_to_it
     # (the assertions below check that it did).
     tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=3, epochs=3)
     assert tp.stop_button.isEnabled()
+    sp = window.settings_page          # its fields are locked while the search runs
+    assert not sp.trials.isEnabled() and not sp.workers.isEnabled() and not sp.folder.isEnabled()
+    assert sp.locked_note.isVisibleTo(sp)
+    # The folder holds the running search's project now: not an error that blocks the steps.
+    assert sp.is_complete() and not sp.error.text(), sp.error.text()
     stopped = wait_for(qtbot, tp.search_done, tp.stop_button.click, 300)
+    assert sp.trials.isEnabled() and sp.workers.isEnabled() and not sp.locked_note.isVisibleTo(sp)
     assert stopped.type == "search_finished", getattr(stopped, "message", stopped)
     assert stopped.reason == "stopped"
     assert stopped.trials < 3
@@ -123,8 +135,10 @@ def test_a_killed_worker_is_reported_and_the_search_can_be_resumed(window, qtbot
 
     tp = start_and_wait_for_first_epoch(window, qtbot, tmp_path, trials=2, epochs=3)
     worker = tp._bridge.worker     # the child process, as the out-of-memory killer would see it
+    assert not window.settings_page.seed.isEnabled()
     failed = wait_for(qtbot, tp.search_done, lambda: os.kill(worker.pid, signal.SIGKILL), 60)
     assert failed.type == "search_failed" and "killed" in failed.message
+    assert window.settings_page.seed.isEnabled()          # unlocked after a failure too
     assert any("killed" in text for _kind, text in dialogs.calls)
     assert window.isVisible() and not tp.busy()
     assert tp.start_button.text() == "Resume search"

@@ -84,12 +84,18 @@ def test_choosing_a_template_prefills_target_and_positive_class(
     assert not window.next_button.isEnabled()          # no template yet
     page.cards["credit-scoring"].button.click()
     assert page.target_combo.currentData() == "status"
+    # The target's values are counted on a pool thread; Next waits for them.
+    assert page.checking() and not window.next_button.isEnabled()
+    qtbot.waitUntil(lambda: not page.checking(), timeout=10_000)
     assert page.positive_combo.currentData() == "bad"
     assert page.positive_combo.isVisibleTo(page)
+    assert window.state.positive_class == "bad"
+    assert page.class_info.text().startswith("Classes: ")
     assert window.state.schema.column("status").role is Role.TARGET
     assert window.next_button.isEnabled()
     # A target the template cannot learn shows an inline error and blocks Next.
     page.target_combo.setCurrentIndex(page.target_combo.findData("city"))
+    qtbot.waitUntil(lambda: not page.checking(), timeout=10_000)
     assert page.error.isVisibleTo(page)
     assert "3 different values" in page.error.text()
     assert not window.next_button.isEnabled()
@@ -103,6 +109,7 @@ def test_settings_page_builds_the_run_config(window, qtbot, monkeypatch, tmp_pat
     load_via_dialog(window, qtbot, monkeypatch, write_credit_csv(tmp_path / "loans.csv"))
     window.next_button.click()
     window.task_page.cards["credit-scoring"].button.click()
+    qtbot.waitUntil(window.next_button.isEnabled, timeout=10_000)
     window.next_button.click()
     page = window.settings_page
     assert window.current_page() is page
@@ -557,4 +564,18 @@ def test_the_training_page_names_the_device_and_the_ensemble_check(window):
     tp.handle_event(ev.PhaseProgress(phase=ev.Phase.ENSEMBLE, step=2, steps=3))
     assert tp.status.text() == "Checking the average of the best networks: 2 of 3."
     tp.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=1, steps=4))
-    assert tp.status.text() == "Training the best network again: epoch 1 of 4."
+    assert tp.status.text() == ("Training the best network again on training + validation "
+                                "rows: epoch 1 of 4.")
+
+
+def test_the_python_snippet_loads_the_real_export_folder():
+    import ast
+
+    from dlstudio.ui.export_page import with_export_folder
+
+    snippet = 'model = tf.saved_model.load("PATH/TO/EXPORT")\n'
+    assert with_export_folder(snippet, None) == snippet           # nothing exported yet
+    folder = '/home/ana/my "best" model\\v2/export'
+    shown = with_export_folder(snippet, folder)
+    literal = shown.split("load(", 1)[1].rsplit(")", 1)[0]
+    assert ast.literal_eval(literal) == folder                     # a valid Python string

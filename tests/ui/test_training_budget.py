@@ -13,6 +13,7 @@ def test_progress_bar_shows_the_chosen_budget_before_start(window, qtbot, tmp_pa
         window.open_path(write_credit_csv(tmp_path / "loans.csv"))
     window.goto(window.task_page)
     window.task_page.cards["credit-scoring"].button.click()
+    qtbot.waitUntil(window.next_button.isEnabled, timeout=10_000)   # the target is checked
     window.next_button.click()
     settings = window.settings_page
     assert window.current_page() is settings

@@ -30,3 +30,21 @@ def test_a_reopened_search_shows_when_things_happened_and_follows_new_lines(wind
     page.append_log("A new line.")
     assert page.log.toPlainText().splitlines()[-1].startswith(time.strftime("%H:%M:%S"))
     assert bar.value() == bar.maximum()            # and a new line stays in view
+
+
+def test_the_refit_status_says_how_many_networks_train_again(window):
+    """The refit of an ensemble names its k networks (PhaseStarted.networks), one network
+    says 'the best network'."""
+    from dlstudio.engine import events as ev
+
+    page = window.training_page
+    page.handle_event(ev.PhaseStarted(phase=ev.Phase.REFIT, steps=9, networks=3,
+                                      message="Training the 3 networks of the ensemble again."))
+    page.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=4, steps=9))
+    assert page.status.text() == ("Training the 3 networks of the ensemble again on training + "
+                                  "validation rows: epoch 4 of 9 (all 3 together).")
+    page.handle_event(ev.PhaseStarted(phase=ev.Phase.REFIT, steps=5, networks=1,
+                                      message="Training the best network again."))
+    page.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=2, steps=5))
+    assert page.status.text() == ("Training the best network again on training + validation "
+                                  "rows: epoch 2 of 5.")

@@ -72,6 +72,9 @@ def test_chief_and_two_workers_run_each_trial_of_the_budget_once(small_csv, tmp_
     assert sorted(e.trial_id for e in ended) == sorted(started)
     assert all(e.status == "completed" and e.score is not None for e in ended)
     assert {e.worker for e in ended} == {"worker1", "worker2"}    # both workers were used
+    # Each worker's end is an event the Training page's table of workers reads.
+    assert sorted((e.worker, e.finished) for e in _of(events, ev.WorkerEnded)) == [
+        ("worker1", True), ("worker2", True)]
     # The events file says which worker ran what (the same merged stream, in JSON).
     lines = [json.loads(x) for x in (project / "events.jsonl").read_text().splitlines()]
     by_trial = {d["trial_id"]: d["worker"] for d in lines if d["type"] == "trial_ended"}

@@ -46,6 +46,9 @@ class RunConfig:
     # "max_dropout" (float), "min_learning_rate" / "max_learning_rate" (float),
     # "text_architectures" (list of "bag", "cnn", "rnn"). Templates may set defaults for these.
     search_space: dict = field(default_factory=dict)
+    # Worker processes on this machine (more than 1: a distributed search). Kept in
+    # project.json so that a reopened or resumed project runs with as many again.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         # The template is checked by name where it is used (`get_template`): the GUI holds a
@@ -70,6 +73,8 @@ class RunConfig:
                          "a positive number of seconds")
         _check_choice("tuner", self.tuner, TUNERS)
         _check_type("seed", self.seed, int)
+        _check_type("workers", self.workers, int)
+        _check_range("workers", self.workers, 1 <= self.workers <= 64, "from 1 to 64")
         for name in ("cost_false_approval", "cost_false_rejection"):
             value = getattr(self, name)
             _check_type(name, value, (int, float))

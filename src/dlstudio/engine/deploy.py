@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from dlstudio.engine import export as ex
-from dlstudio.engine.errors import ConfigError
+from dlstudio.engine.errors import ConfigError, ExportRefused
 from dlstudio.engine.features import FeatureSpec
 from dlstudio.engine.formats import ONNX, TFLITE
 from dlstudio.engine.hypermodel import NumericEncoder
@@ -341,7 +341,7 @@ def _converted(title: str, convert, *args) -> bytes:
     try:
         return convert(*args)
     except Exception as exc:    # the converters raise many kinds; the user gets one sentence
-        raise RuntimeError(f"The model could not be converted to {title}: "
+        raise ExportRefused(f"The model could not be converted to {title}: "
                            f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
                            ) from exc
 
@@ -381,16 +381,16 @@ def compare(title: str, got: dict[str, list], expected: dict[str, np.ndarray],
             continue
         want = np.asarray(want, dtype=np.float64)
         if key not in got:
-            raise RuntimeError(f"The {title} file does not return '{key}'.")
+            raise ExportRefused(f"The {title} file does not return '{key}'.")
         values = np.asarray(got[key], dtype=np.float64).reshape(want.shape)
         if not np.isfinite(values).all():
-            raise RuntimeError(f"The {title} file gives outputs that are not numbers (NaN or "
+            raise ExportRefused(f"The {title} file gives outputs that are not numbers (NaN or "
                                "infinite) where the SavedModel gives numbers.")
         diff = np.abs(values - want)
         abs_diff = max(abs_diff, float(diff.max(initial=0.0)))
         rel_diff = max(rel_diff, float((diff / (np.abs(want) + floor)).max(initial=0.0)))
     if rel_diff > ex.VERIFY_RTOL:
-        raise RuntimeError(f"The {title} file gives outputs that differ from the SavedModel's by "
+        raise ExportRefused(f"The {title} file gives outputs that differ from the SavedModel's by "
                            f"up to {100 * rel_diff:.2g}% of their size (at most "
                            f"{100 * ex.VERIFY_RTOL:.2g}% is allowed), so it was not written.")
     if "label" not in expected:
@@ -398,10 +398,10 @@ def compare(title: str, got: dict[str, list], expected: dict[str, np.ndarray],
     want_labels = [str(x) for x in expected["label"]]
     got_labels = [str(x) for x in got.get("label", [])]
     if len(got_labels) != len(want_labels):
-        raise RuntimeError(f"The {title} file does not give one label per row.")
+        raise ExportRefused(f"The {title} file does not give one label per row.")
     ties = _label_ties(expected, threshold)
     if any(g != w and not t for g, w, t in zip(got_labels, want_labels, ties, strict=True)):
-        raise RuntimeError(f"The {title} file predicts different labels from the SavedModel, so "
+        raise ExportRefused(f"The {title} file predicts different labels from the SavedModel, so "
                            "it was not written.")
     return abs_diff, rel_diff, True
 

@@ -11,3 +11,9 @@ class DataError(UserError):
 
 class ConfigError(UserError):
     """An option or a project folder is not usable (unknown template, wrong folder, ...)."""
+
+
+class ExportRefused(UserError, RuntimeError):
+    """An export refused after its verification: a file could not be made for this model, or
+    it does not give the trained model's answers. The message says why, in a sentence; it is a
+    RuntimeError too, as these refusals were before."""

@@ -142,6 +142,18 @@ class WorkerLost(Event):
     silent_seconds: float
 
 
+@dataclass
+class WorkerEnded(Event):
+    """A worker process of this machine ended (`workers/pool.py`): it finished (the search has
+    no more networks for it) or it stopped on an error (`message`)."""
+
+    type: ClassVar[str] = "worker_ended"
+    worker: str
+    finished: bool
+    trials: int = 0
+    message: str = ""
+
+
 class Phase(StrEnum):
     """The steps of a run after the search itself, each announced by `PhaseStarted`."""
 
@@ -158,6 +170,7 @@ class PhaseStarted(Event):
     phase: str                # a Phase
     message: str              # for the user, e.g. "Training the best network again on ..."
     steps: int = 0            # how many PhaseProgress events follow (0: none)
+    networks: int = 1         # REFIT: how many networks are trained again (k of an ensemble)
 
 
 @dataclass
@@ -220,7 +233,7 @@ _BY_TYPE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (SearchStarted, TrialStarted, EpochEnded, TrialEnded, BestChanged, Log,
                 PhaseStarted, PhaseProgress, SearchFinished, SearchFailed, TaskFinished, TaskFailed,
-                ChiefReady, WorkerLost)
+                ChiefReady, WorkerLost, WorkerEnded)
 }
 
 

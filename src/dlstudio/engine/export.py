@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dlstudio import __version__
-from dlstudio.engine.errors import ConfigError
+from dlstudio.engine.errors import ConfigError, ExportRefused
 from dlstudio.engine.features import FeatureSpec
 from dlstudio.engine.project import atomic_write_json, atomic_write_text, export_folder_problem
 from dlstudio.engine.records import ModelCard
@@ -211,7 +211,7 @@ def _prepare_target(export_dir: Path) -> None:
 
 def compare_outputs(got: dict[str, Any], expected: dict[str, np.ndarray]) -> dict[str, float]:
     """Check the reloaded model's outputs `got` against `expected`; returns the largest
-    absolute and relative differences. Raises RuntimeError, in plain words, if they differ.
+    absolute and relative differences. Raises ExportRefused, in plain words, if they differ.
 
     Numbers match when |got - want| <= VERIFY_ATOL + VERIFY_RTOL * |want|, per element. The
     relative difference reported is |got - want| / (|want| + VERIFY_ATOL / VERIFY_RTOL): below
@@ -222,19 +222,19 @@ def compare_outputs(got: dict[str, Any], expected: dict[str, np.ndarray]) -> dic
     for key, want in expected.items():
         if key == "label":
             if [str(x) for x in want] != list(got[key]):
-                raise RuntimeError("The exported model, reloaded in a fresh process, predicts "
+                raise ExportRefused("The exported model, reloaded in a fresh process, predicts "
                                    "different labels from the trained model.")
             continue
         want = np.asarray(want, dtype=np.float64)
         values = np.asarray(got[key], dtype=np.float64).reshape(want.shape)
         if not (np.isfinite(want).all() and np.isfinite(values).all()):
-            raise RuntimeError("The model gives outputs that are not numbers (NaN or infinite), "
+            raise ExportRefused("The model gives outputs that are not numbers (NaN or infinite), "
                                "so its export cannot be checked.")
         diff = np.abs(values - want)
         abs_diff = max(abs_diff, float(diff.max(initial=0.0)))
         rel_diff = max(rel_diff, float((diff / (np.abs(want) + floor)).max(initial=0.0)))
     if rel_diff > VERIFY_RTOL:
-        raise RuntimeError(
+        raise ExportRefused(
             f"The exported model, reloaded in a fresh process, gives outputs that differ from "
             f"the trained model's by up to {_percent(rel_diff)} of their size (at most "
             f"{_percent(VERIFY_RTOL)} is allowed).")

@@ -183,7 +183,8 @@ def refit_all(hypermodel, trials: list, arrays: dict[str, dict[str, np.ndarray]]
         what = (f"the {len(trials)} networks of the ensemble again on all {rows} training and "
                 f"validation rows ({' + '.join(map(str, counts))} epochs, batch sizes as in "
                 "the search)")
-    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, message=f"Training {what}."))
+    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, networks=len(trials),
+                                 message=f"Training {what}."))
 
     class Progress(keras.callbacks.Callback):
         stopped = False

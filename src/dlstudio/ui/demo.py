@@ -111,6 +111,9 @@ def run_demo(out_dir: Path, *, max_trials: int = 2, max_epochs: int = 3) -> dict
         window.next_button.click()
         if window.current_page() is not window.task_page:
             raise DemoError(f"Could not go to the Task page: {_last(messages)}")
+        if window.task_page.checking():     # the target is counted on a pool thread
+            _do_and_wait(lambda: None, window.task_page.target_checked, 60,
+                         "the target column to be checked")
         if not window.task_page.is_complete():
             raise DemoError(f"The task is not valid: {window.task_page.error.text()}")
         _grab(window, out_dir, "03-task", pages)

@@ -3,6 +3,7 @@ it, score a new file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,14 @@ def format_signature(signature: dict[str, Any]) -> str:
     for name, spec in (signature.get("outputs") or {}).items():
         lines.append(f"  {name:<24} {spec.get('dtype', '?'):<8} shape {spec.get('shape')}")
     return "\n".join(lines)
+
+
+def with_export_folder(snippet: str, export_dir: str | None) -> str:
+    """The engine's snippet loads "PATH/TO/EXPORT"; once there is an export, its real folder
+    (as a Python string literal)."""
+    if not export_dir:
+        return snippet
+    return snippet.replace('"PATH/TO/EXPORT"', json.dumps(str(export_dir), ensure_ascii=False))
 
 
 class ExportPage(Page):
@@ -294,7 +303,8 @@ class ExportPage(Page):
                             "reloaded and gives the same predictions.")
         self.signature.set_text(format_signature(result.get("signature") or {}))
         self.curl.set_text(str(result.get("curl_example", "")))
-        self.python.set_text(str(result.get("python_example", "")))
+        self.python.set_text(with_export_folder(str(result.get("python_example", "")),
+                                                result.get("export_dir")))
         self.files.set_text(format_artifacts(result.get("artifacts") or []))
         card = result.get("model_card")
         self.card_label.setText(f"Model card: {card}" if card else "")

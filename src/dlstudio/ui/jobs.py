@@ -37,9 +37,19 @@ class Job(QRunnable):
         try:
             result = self.fn(*self.args)
         except Exception as exc:
-            self.signals.failed.emit(exc, traceback.format_exc())
+            self._emit(self.signals.failed, exc, traceback.format_exc())
         else:
-            self.signals.done.emit(result)
+            self._emit(self.signals.done, result)
+
+    @staticmethod
+    def _emit(signal: Any, *args: Any) -> None:
+        # The window closed while the job ran (its QApplication and signal objects are gone):
+        # nobody is left to tell, which is not an error worth a traceback on stderr.
+        try:
+            signal.emit(*args)
+        except RuntimeError as exc:
+            if "deleted" not in str(exc):
+                raise
 
     def start(self) -> Job:
         _LIVE.add(self)

@@ -106,6 +106,7 @@ class MainWindow(QMainWindow):
         self.data_page.loaded.connect(lambda _p: self._after_load())
         self.training_page.search_done.connect(self._search_done)
         self.training_page.search_running.connect(lambda _r: self._update_navigation())
+        self.training_page.search_running.connect(self.settings_page.set_search_running)
         self.state.project_changed.connect(self._update_title)
         self._build_menus()
         self._restore()

@@ -93,6 +93,7 @@ class SettingsPage(Page):
         self._probe_started = False
         self.gpus: list[str] | None = None
         self._template_seen: str | None = None
+        self._search_running = False    # TrainingPage.search_running: the fields are locked
 
         self.trials = QSpinBox(minimum=1, maximum=1000)
         self.trials.setToolTip("How many different networks to try.")
@@ -126,6 +127,7 @@ class SettingsPage(Page):
         folder_row.addWidget(browse)
 
         budget = QGroupBox("Budget")
+        self.budget_box = budget
         bf = QFormLayout(budget)
         bf.addRow("Networks to try:", self.trials)
         bf.addRow("Epochs per network (at most):", self.epochs)
@@ -141,6 +143,7 @@ class SettingsPage(Page):
         self.workers_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         search = QGroupBox("Search")
+        self.search_box = search
         sf = QFormLayout(search)
         sf.addRow("Search method:", self.tuner)
         sf.addRow("Random seed:", self.seed)
@@ -181,11 +184,15 @@ class SettingsPage(Page):
 
         self.gpu_label = QLabel("Hardware: not checked yet.")
         self.error = error_label()
+        self.locked_note = hint("A search is running: its settings cannot change until it "
+                                "ends (Stop on the Training page ends it).")
+        self.locked_note.hide()
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading("How long should DL Studio search?"))
         layout.addWidget(hint("DL Studio trains several networks and keeps the best. More "
                               "networks and epochs usually give a better model, but take longer."))
+        layout.addWidget(self.locked_note)
         layout.addWidget(budget)
         layout.addWidget(search)
         layout.addWidget(self.advanced)
@@ -231,6 +238,16 @@ class SettingsPage(Page):
             return ("Several workers work with the Bayesian and Random search methods; choose "
                     "one of them, or one worker.")
         return ""
+
+    def set_search_running(self, running: bool) -> None:
+        """Lock the fields while a search runs (TrainingPage.search_running); unlocked when it
+        ends, however it ends. A disabled group keeps its children's own states (the minutes
+        without a time limit, the text networks of a table task) for when it is enabled."""
+        self._search_running = running
+        for box in (self.budget_box, self.search_box, self.custom_space):
+            box.setEnabled(not running)
+        self.locked_note.setVisible(running)
+        self._changed()     # the folder now holds the running search's project: not an error
 
     def busy(self) -> bool:
         return self._probe is not None and self._probe.is_running()
@@ -336,7 +353,7 @@ class SettingsPage(Page):
             return "Choose a folder for the project."
         p = Path(text).expanduser()
         opened = self.state.project
-        if opened is not None and p.resolve() == opened.root:
+        if self._search_running or (opened is not None and p.resolve() == opened.root):
             return ""
         return Project.folder_problem(p) or ""
 

@@ -180,6 +180,7 @@ class WizardState(QObject):
             cost_false_approval=s.cost_false_approval,
             cost_false_rejection=s.cost_false_rejection,
             search_space=dict(s.search_space),
+            workers=s.workers,
         )
 
     def load_from_project(self, project: Project) -> None:
@@ -200,6 +201,7 @@ class WizardState(QObject):
             search_space=dict(cfg.search_space),
             cost_false_approval=cfg.cost_false_approval,
             cost_false_rejection=cfg.cost_false_rejection,
+            workers=cfg.workers,
         )
         self.preset = {"template": cfg.template, "target": self.target,
                        "positive_class": self.positive_class, "text_column": self.text_column}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -47,20 +50,60 @@ class TemplateCard(QFrame):
         super().mousePressEvent(event)
 
 
-def class_values(series: pd.Series) -> list[str]:
-    """The distinct target values as the text the engine receives, most frequent first."""
-    return [str(v) for v in series.dropna().value_counts().index]
+MAX_VALUES = 1000     # distinct values a summary keeps (a class to detect is one of two)
+SHOWN_CLASSES = 6     # classes named under the combo boxes
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    """What the Task page shows of a target column for a task, computed on a pool thread
+    (`summarise_target`) so that a million rows never stall the window (issue 9)."""
+
+    error: str                        # check_target's refusal, in plain words; "" if none
+    values: list[str]                 # distinct values as text, most frequent first
+    classes: list[tuple[str, int]]    # the most frequent values as text, with their rows
+    distinct: int                     # how many distinct values (as text, up to MAX_VALUES)
+
+
+def summarise_target(df: pd.DataFrame, target: str, task: TaskType) -> TargetSummary:
+    """Check `target` for `task` and count its values, in one pass over the column. Runs on a
+    pool thread with the loaded frame itself (nothing is copied into Qt)."""
+    try:
+        check_target(df, target, task)
+        error = ""
+    except UserError as exc:
+        error = str(exc)
+    names = [str(c) for c in df.columns]
+    if target not in names:
+        return TargetSummary(error, [], [], 0)
+    counts = df.iloc[:, names.index(target)].dropna().value_counts()   # most frequent first
+    head = counts.iloc[:MAX_VALUES]
+    values = [str(v) for v in head.index]
+    # The engine reads the target as text: values that print alike (1 and "1") are one class.
+    by_text: dict[str, int] = {}
+    for text, n in zip(values, head.to_numpy().tolist(), strict=True):
+        by_text[text] = by_text.get(text, 0) + int(n)
+    classes = sorted(by_text.items(), key=lambda kv: -kv[1])
+    distinct = len(by_text) if len(counts) <= MAX_VALUES else len(counts)
+    return TargetSummary(error, list(dict.fromkeys(values)), classes[:SHOWN_CLASSES], distinct)
 
 
 class TaskPage(Page):
     title = "Task"
+    target_checked = Signal(str)    # the summary of the chosen target arrived and is shown
 
     def __init__(self, state, parent=None) -> None:
         super().__init__(state, parent)
         self._updating = False
         self._error = "Choose a task."
+        self._checking = False          # the chosen target's summary is being computed
         self._leak_job: Job | None = None
         self._leak_generation = 0
+        # Target summaries of the loaded frame, by (column, task); jobs computing one.
+        self._summaries: dict[tuple[str, str], TargetSummary] = {}
+        self._summary_jobs: dict[tuple[str, str], Job] = {}
+        self._summary_frame: pd.DataFrame | None = None
+        self._guess_pending = False     # guess the class to detect when the values arrive
 
         self.group = QButtonGroup(self)
         self.cards: dict[str, TemplateCard] = {}
@@ -113,7 +156,11 @@ class TaskPage(Page):
 
     # -- Page ---------------------------------------------------------------------------------
     def is_complete(self) -> bool:
-        return not self._error
+        return not self._error and not self._checking
+
+    def checking(self) -> bool:
+        """Whether the chosen target column is still being checked and counted off-thread."""
+        return self._checking
 
     def on_enter(self) -> None:
         preset = self.state.preset
@@ -154,10 +201,15 @@ class TaskPage(Page):
 
     def _guess_positive(self) -> None:
         t, df, target = self.state.template, self.state.df, self.state.target
+        self._guess_pending = False
         if t is None or df is None or target is None or t.task is not TaskType.BINARY:
             self.state.set_positive_class(None)
             return
-        values = class_values(df[target])
+        summary = self._summary(target, t.task)
+        if summary is None:             # counted on a pool thread; guessed when it arrives
+            self._guess_pending = True
+            return
+        values = summary.values
         wanted = self.state.preset.get("positive_class")
         if wanted not in values:
             wanted = guess_positive_class(values, t.positive_hints)
@@ -183,8 +235,54 @@ class TaskPage(Page):
 
     # -- showing the state --------------------------------------------------------------------
     def _refresh(self) -> None:
-        """New data: refill the column lists."""
+        """New data: forget the summaries of the previous table, refill the column lists."""
+        self._summaries.clear()
+        self._summary_jobs.clear()      # their results are for the previous frame: dropped
+        self._summary_frame = self.state.df
+        self._guess_pending = False
         self._sync_from_state()
+
+    # -- the target's summary, off the GUI thread ---------------------------------------------
+    def _summary(self, target: str, task: TaskType) -> TargetSummary | None:
+        """The summary of `target` for `task` if it is computed; otherwise None, and a pool job
+        computes it (the page shows it when it arrives)."""
+        df = self.state.df
+        if df is None:
+            return None
+        if df is not self._summary_frame:   # a new frame whose data_changed is still on its way
+            self._summaries.clear()
+            self._summary_jobs.clear()
+            self._summary_frame = df
+        key = (target, str(task))
+        if key not in self._summaries and key not in self._summary_jobs:
+            job = Job(summarise_target, df, target, task)
+            job.signals.done.connect(lambda s, k=key, f=df: self._summarised(k, f, s))
+            job.signals.failed.connect(lambda _e, _tb, k=key, f=df: self._summary_failed(k, f))
+            self._summary_jobs[key] = job
+            job.start()
+        return self._summaries.get(key)
+
+    def _summarised(self, key: tuple[str, str], df: pd.DataFrame, summary: TargetSummary) -> None:
+        if df is not self.state.df or self._summary_jobs.get(key) is None:
+            return      # a summary of a table that was replaced meanwhile
+        del self._summary_jobs[key]
+        self._summaries[key] = summary
+        t, target = self.state.template, self.state.target
+        if t is None or key != (target, str(t.task)):
+            return      # the user moved on to another column or task
+        if self._guess_pending:
+            self._guess_positive()
+        self._sync_from_state()
+        self.target_checked.emit(key[0])
+
+    def _summary_failed(self, key: tuple[str, str], df: pd.DataFrame) -> None:
+        if df is not self.state.df or self._summary_jobs.pop(key, None) is None:
+            return
+        # An unexpected failure: show it as the target's problem rather than wait forever.
+        self._summaries[key] = TargetSummary(
+            f"The column '{key[0]}' could not be read as a column to predict.", [], [], 0)
+        self._sync_from_state()
+        self.target_checked.emit(key[0])
 
     def _sync_from_state(self) -> None:
         if self._updating:
@@ -200,8 +298,9 @@ class TaskPage(Page):
             binary = t is not None and t.task is TaskType.BINARY
             self.positive_combo.setVisible(binary)
             self.positive_label.setVisible(binary)
-            values = (class_values(st.df[st.target])
-                      if binary and st.df is not None and st.target in columns else [])
+            summary = (self._summary(st.target, t.task)
+                       if binary and st.df is not None and st.target in columns else None)
+            values = summary.values if summary is not None else []
             self._fill(self.positive_combo, values, st.positive_class, None)
             text = t is not None and t.modality == "text"
             self.text_combo.setVisible(text)
@@ -230,31 +329,32 @@ class TaskPage(Page):
         t = st.template
         error = ""
         info = ""
+        checking = False
         if st.df is None:
             error = "Load your data first (step 'Data')."
         elif t is None:
             error = "Choose a task above."
         elif st.target is None:
             error = "Choose the column the model should predict."
+        elif (summary := self._summary(st.target, t.task)) is None:
+            checking = True
+            info = f"Counting the values of '{st.target}'…"
         else:
-            try:
-                check_target(st.df, st.target, t.task)
-            except UserError as exc:
-                error = str(exc)
+            error = summary.error
             if not error and t.modality == "text":
                 if not st.text_column:
                     error = "Choose the column that holds the text."
                 elif st.text_column == st.target:
                     error = "The text column and the column to predict must be different."
             if not error and t.task is not TaskType.REGRESSION:
-                counts = st.df[st.target].dropna().astype(str).value_counts()
-                shown = ", ".join(f"{k} ({v:,})" for k, v in counts.head(6).items())
-                info = f"Classes: {shown}" + (" …" if len(counts) > 6 else "")
+                shown = ", ".join(f"{k} ({v:,})" for k, v in summary.classes)
+                info = f"Classes: {shown}" + (" …" if summary.distinct > SHOWN_CLASSES else "")
         self.class_info.setText(info)
         set_error(self.error, error)
-        changed = error != self._error
+        changed = error != self._error or checking != self._checking
         self._error = error
-        if not error:
+        self._checking = checking
+        if not error and not checking:
             self._check_leakage()
         else:
             self.leak_warnings.setText("")

@@ -43,6 +43,15 @@ def metric_label(name: str) -> str:
             "rmse": "RMSE"}.get(name, name.replace("_", " "))
 
 
+def refit_status(networks: int, step: int, steps: int) -> str:
+    """The status line while the chosen network(s) train again before the evaluation."""
+    if networks > 1:
+        return (f"Training the {networks} networks of the ensemble again on training + "
+                f"validation rows: epoch {step} of {steps} (all {networks} together).")
+    return (f"Training the best network again on training + validation rows: epoch {step} of "
+            f"{steps}.")
+
+
 class StallMeter:
     """A 10 ms heartbeat on the GUI thread; records the longest gap beyond its interval."""
 
@@ -83,6 +92,7 @@ class TrainingPage(Page):
         self._bridge: Any = None
         self._running = False
         self._stopping = False
+        self._refit_networks = 1        # networks the refit trains again (PhaseStarted)
         self.objective = "val_loss"
         self.direction = "min"
         self.max_trials = 0
@@ -359,14 +369,15 @@ class TrainingPage(Page):
             case ev.BestChanged():
                 self.leaderboard.set_best(event.trial_id)
             case ev.PhaseStarted():
+                if event.phase == ev.Phase.REFIT:
+                    self._refit_networks = event.networks
                 self.status.setText(event.message)
                 self.append_log(event.message)
             case ev.PhaseProgress(phase=ev.Phase.ENSEMBLE):
                 self.status.setText(f"Checking the average of the best networks: {event.step} "
                                     f"of {event.steps}.")
             case ev.PhaseProgress():
-                self.status.setText(f"Training the best network again: epoch {event.step} of "
-                                    f"{event.steps}.")
+                self.status.setText(refit_status(self._refit_networks, event.step, event.steps))
             case ev.Log(level="warning" | "error"):
                 self.append_log(f"{event.level.capitalize()}: {event.message}")
             case ev.Log():

@@ -1,9 +1,11 @@
 """The Training page's table of workers in a distributed search: each worker, the network it is
 training, and when it was last heard from. Hidden in a search with one process.
 
-It reads the events that name a worker (trial_started, epoch_ended, trial_ended, worker_lost);
-"last heard" is the time of the worker's last event, shown as seconds ago and refreshed every
-second.
+It reads the events that name a worker (trial_started, epoch_ended, trial_ended, worker_lost,
+worker_ended); "last heard" is the time of the worker's last event, shown as seconds ago and
+refreshed every second while the worker works. A worker that ended (worker_ended), and every
+worker once the search has no more networks to hand out (the phases after it, its end), shows
+that and when instead, and is no longer counted.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class WorkerRow:
     doing: str = "waiting for a network"
     heard: float = 0.0          # event time (time.time())
     lost: bool = False
+    ended: str = ""             # "finished" or "stopped" once the worker is done; "" while it works
 
 
 class WorkersPanel(QWidget):
@@ -47,6 +50,9 @@ class WorkersPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # "finished at 12:34:56" on one line
+        self.table.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setMaximumHeight(140)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -88,14 +94,31 @@ class WorkersPanel(QWidget):
                 row = self._row(event.worker, None, f"silent for {event.silent_seconds:g} s; "
                                                     f"its network goes to another worker")
                 row.lost = True
-            case ev.SearchFinished() | ev.Failed():
-                self.timer.stop()
+            case ev.WorkerEnded():
+                if event.finished:
+                    n = event.trials
+                    row = self._row(event.worker, event.time,
+                                    f"finished: trained {n} network{'s' if n != 1 else ''}")
+                    row.ended = "finished"
+                else:
+                    row = self._row(event.worker, event.time, f"stopped: {event.message}")
+                    row.ended = "stopped"
+            case ev.PhaseStarted() | ev.SearchFinished() | ev.Failed():
+                # The search hands out no more networks: a worker still listed is done.
+                for row in self.rows.values():
+                    if not row.ended and not row.lost:
+                        row.ended, row.heard = "finished", event.time
+                        row.doing = f"{row.doing.split(';')[0]}; no more networks to train"
+                if isinstance(event, ev.SearchFinished | ev.Failed) or all(
+                        r.ended for r in self.rows.values()):
+                    self.timer.stop()
         self.refresh()
 
     def _row(self, name: str, heard: float | None, doing: str) -> WorkerRow:
         row = self.rows.setdefault(name, WorkerRow(name))
         row.doing = doing
         row.lost = False
+        row.ended = ""
         if heard is not None:
             row.heard = heard
         return row
@@ -107,9 +130,11 @@ class WorkersPanel(QWidget):
         now = time.time()
         for i, row in enumerate(sorted(self.rows.values(), key=lambda r: r.name)):
             ago = max(0.0, now - row.heard) if row.heard else None
-            heard = "–" if ago is None else (f"{ago:.0f} s ago" if ago < 120
-                                              else time.strftime("%H:%M:%S",
-                                                                 time.localtime(row.heard)))
+            at = time.strftime("%H:%M:%S", time.localtime(row.heard)) if row.heard else ""
+            if row.ended:
+                heard = f"{row.ended} at {at}" if at else row.ended
+            else:
+                heard = "–" if ago is None else (f"{ago:.0f} s ago" if ago < 120 else at)
             for col, text in enumerate((row.name, row.doing, heard)):
                 item = self.table.item(i, col)
                 if item is None:

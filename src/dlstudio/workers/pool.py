@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dlstudio.engine.cluster import LOCAL_HOST, ClusterSettings, local_worker_ids
-from dlstudio.engine.events import ChiefReady, Event, Failed, Log, TaskFinished
+from dlstudio.engine.events import ChiefReady, Event, Failed, Log, TaskFinished, WorkerEnded
 from dlstudio.workers.process import WorkerProcess, WorkerTask
 
 EXTRA_WAIT = 10.0    # after the chief ended, workers get chief_timeout + this to end alone
@@ -109,6 +109,7 @@ class WorkerPool:
             for event in worker.poll(timeout=timeout / max(len(self.workers), 1)):
                 if event is worker.final:
                     self.worker_finals[worker_id] = event
+                    events.append(_worker_ended(worker_id, event))
                     events.append(_worker_ending(worker_id, event))
                 else:
                     events.append(event)
@@ -140,6 +141,15 @@ class WorkerPool:
     def iter_events(self, poll_interval: float = 0.25) -> Iterator[Event]:
         while not self.done:
             yield from self.poll(timeout=poll_interval)
+
+
+def _worker_ended(worker_id: str, event: Event) -> WorkerEnded:
+    """A worker's final event, for the Training page's table of workers."""
+    if isinstance(event, TaskFinished):
+        return WorkerEnded(worker=worker_id, finished=True,
+                           trials=int(event.result.get("trials", 0)))
+    return WorkerEnded(worker=worker_id, finished=False,
+                       message=getattr(event, "message", "") or "it ended unexpectedly")
 
 
 def _worker_ending(worker_id: str, event: Event) -> Log:
