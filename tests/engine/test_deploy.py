@@ -2,7 +2,9 @@
 NaN, categories) and one tiny text model (the default: words beside characters, sub-linear
 TF-IDF), trained for real once per module and exported to every format; a real disagreement (a
 wrong preprocessing spec) must stop an export. preprocess.py against each text layer, bit for
-bit; the CNN and recurrent text networks converted, and TFLite refused for the recurrent one."""
+bit; the CNN and recurrent text networks converted, and TFLite refused for the recurrent one.
+Ensembles split member by member (steps shared when equal), a text ensemble of three networks
+with different preprocessing converted and verified in both runtimes."""
 
 from __future__ import annotations
 
@@ -453,3 +455,45 @@ def test_an_ensemble_splits_member_by_member_and_shares_identical_steps():
     assert re.match(r"TensorFlow Lite cannot hold this model: the recurrent text network of "
                     r"this ensemble of 2 networks \(member_2: GRU or LSTM",
                     deploy.refusal(mixed, ["savedmodel", "tflite"]))
+
+
+def test_a_text_ensemble_exports_one_core_of_its_members_verified_in_each_runtime(
+        text_project, sequence_models, tmp_path):
+    """The trained text model twice (the same preprocessing: its steps written once) and the
+    CNN (its own vocabulary, tokens instead of counts) averaged: the TFLite and ONNX cores,
+    each run in a fresh process in its runtime through preprocess.py on the test and edge
+    rows, match the ensemble (the export's own check, on its in-memory outputs)."""
+    from dlstudio.engine import deploy, ensemble, pipeline
+    from dlstudio.engine import export as ex
+    from dlstudio.engine.features import to_arrays
+    from dlstudio.engine.prepare import PreparedRun
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.tf import tf
+
+    project = Project.open(text_project)
+    models, _ = sequence_models
+    model = ensemble.build([pipeline.load_best_model(project), pipeline.load_best_model(project),
+                            models["cnn"]])
+    run = PreparedRun.load(project)
+    card = pipeline.model_card(run, project.read_evaluation())
+    sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(200), run.specs), run.specs)
+    serve = ex.serving_outputs(model, card.task, card.classes, card.threshold)
+    expected = {k: v.numpy() for k, v in serve({k: tf.constant(v)
+                                                for k, v in sample.items()}).items()}
+    expected["label"] = np.array([x.decode() for x in expected["label"]])
+    assert np.ptp(expected["probabilities"]) > 0
+
+    records = deploy.artifact_writer(model, run.specs, card, ALL.split(","))(
+        tmp_path, sample, expected)
+    assert [r["format"] for r in records] == ["tflite", "onnx"]
+    for r in records:
+        assert r["verified"] and r["labels_equal"] and r["max_difference"] <= 1e-5, r
+        assert r["rows"] == len(sample["review"]) and r["files"][0].startswith("core/core.")
+        assert r["note"].startswith("The 3 networks of the ensemble, each after its "
+                                    "preprocessing layers, and their average"), r["note"]
+    spec = json.loads((tmp_path / "core" / "preprocessing.json").read_text())
+    assert spec["format_version"] == 1 and spec["members"] == 3
+    assert [(s["name"], s["members"], s["mode"]) for s in spec["steps"]] == [
+        ("members_1_2_review_ngrams", [1, 2], "count"),
+        ("members_1_2_review_char_ngrams", [1, 2], "count"),
+        ("member_3_review_tokens", [3], "int")]

@@ -11,7 +11,9 @@
 
 The preprocessing layers are found by their kind, wherever they sit in the graph
 (`NumericEncoder`, `StringLookup`, `TextVectorization`; see `split_model`), so any flat Keras
-functional model built from `engine/hypermodel.py`'s layers splits the same way.
+functional model built from `engine/hypermodel.py`'s layers splits the same way. An ensemble
+(`engine/ensemble.py`, whole networks held as layers) splits member by member into one core
+that holds every member and their average (`_split_ensemble`).
 
 Each artefact is run in a fresh process (`export.run_verifier` -> `verify.run_artifact`), in
 its own runtime and without TensorFlow, on the export sample plus edge rows (`with_edge_rows`),
@@ -271,7 +273,7 @@ def _split_ensemble(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any
     and category steps of a table, built from the same training statistics) is written once
     and feeds each of them; the others are written per member. Every step says which members
     it feeds (`members`, numbered as the layers `member_1..k`); a step that feeds every member
-    keeps its layer's name, the others are prefixed `member_<i>_`."""
+    keeps its layer's name, the others are prefixed `member_<i>_` (or `members_<i>_<j>_`)."""
     calls = _member_calls(model)
     # Each member call's core and steps, its columns renamed to the raw inputs it is fed.
     parts = []
@@ -314,8 +316,10 @@ def _split_ensemble(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any
 
     # The model's graph again, each member call replaced by its core on the shared inputs.
     made: dict[int, Any] = {}
-    for member, node, core, steps in parts:
-        core.name = member.name            # unique inside the model, as the members are
+    for number, (member, node, core, steps) in enumerate(parts, start=1):
+        # Unique inside the core, as the members are (a member called twice: numbered).
+        core.name = member.name if [p[0] for p in parts].count(member) == 1 else \
+            f"{member.name}_{number}"
         out = core([inputs[_step_key(step)] for step in steps])
         for t, u in zip(node.outputs, keras.tree.flatten(out), strict=True):
             made[id(t)] = u
