@@ -2,7 +2,9 @@
 NaN, categories) and one tiny text model (the default: words beside characters, sub-linear
 TF-IDF), trained for real once per module and exported to every format; a real disagreement (a
 wrong preprocessing spec) must stop an export. preprocess.py against each text layer, bit for
-bit; the CNN and recurrent text networks converted, and TFLite refused for the recurrent one."""
+bit; the CNN and recurrent text networks converted, and TFLite refused for the recurrent one.
+Ensembles split member by member (steps shared when equal), a text ensemble of three networks
+with different preprocessing converted and verified in both runtimes."""
 
 from __future__ import annotations
 
@@ -245,8 +247,14 @@ def test_the_split_follows_the_graph_not_layer_names(table_project):
     assert steps[1]["column"] == "Home_again"
     assert len(core.inputs) == 2
 
-    with pytest.raises(deploy.SplitError, match="whole models as layers"):
-        deploy.split_model(keras.Model(inputs, model(inputs)))
+    # A model that holds the network whole splits through it (as an ensemble does), but not
+    # one that also reads a raw column beside it.
+    _, held = deploy.split_model(keras.Model(inputs, model(inputs)))
+    assert [(s["name"], s["members"]) for s in held] == [(s["name"], [1]) for s in steps]
+    assert held[0]["columns"] == ["Income_again", "Age_again"]     # the columns fed to it
+    beside = keras.layers.Concatenate()([model(inputs), inputs["Income"]])
+    with pytest.raises(deploy.SplitError, match="raw columns outside the networks it holds"):
+        deploy.split_model(keras.Model(inputs, beside))
 
 
 TRICKY_TEXTS = [
@@ -394,23 +402,98 @@ def test_a_recurrent_text_network_is_refused_for_tflite_in_a_sentence(sequence_m
         _core_outputs(models["gru"], texts[:2], "tflite")
 
 
-def test_an_ensemble_is_refused_for_the_formats_that_need_a_split_in_a_sentence():
-    """An ensemble holds its members whole, so its preprocessing cannot be split off for ONNX
-    (or for the TFLite core of a text model): the export says so before writing anything; the
-    whole-model TFLite of a table needs no split and is left to its conversion and check."""
+def test_an_ensemble_splits_member_by_member_and_shares_identical_steps():
+    """An ensemble holds its members whole: each member is split on its own, a step several
+    members share is written once (naming them), the others per member; the core holds every
+    member and the average, and on preprocess.py's inputs gives the ensemble's outputs. A
+    recurrent member is refused for TFLite in a sentence naming it."""
     from dlstudio.engine import deploy, ensemble
+    from dlstudio.engine.hypermodel import NumericEncoder
     from dlstudio.engine.tf import keras
+    from dlstudio.resources.deploy import preprocess
 
-    def member(units: int):
+    def member(units: int, vocabulary: list[str], recurrent: bool = False):
         x = keras.Input(shape=(1,), name="x")
-        return keras.Model({"x": x}, keras.layers.Dense(2, activation="softmax")(
-            keras.layers.Dense(units)(x)))
+        c = keras.Input(shape=(1,), dtype="string", name="c")
+        numbers = NumericEncoder([0.0], [1.0], [2.0], name="numeric")(x)
+        looked = keras.layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot",
+                                           name="c_lookup")(c)
+        hidden = keras.layers.Concatenate()([numbers, looked])
+        if recurrent:
+            hidden = keras.layers.GRU(2)(keras.layers.Reshape((-1, 1))(hidden))
+        hidden = keras.layers.Dense(units, activation="tanh")(hidden)
+        return keras.Model({"x": x, "c": c}, keras.layers.Dense(1, activation="sigmoid")(hidden))
 
-    both = ensemble.build([member(3), member(4)])
-    assert ensemble.size(both) == 2
-    problem = deploy.refusal(both, ["savedmodel", "tflite", "onnx"])
-    assert problem is not None and problem.startswith(
-        "This model is an ensemble of 2 networks, and its ONNX file can so far be made of a "
-        "single network only")
-    assert deploy.refusal(both, ["savedmodel", "tflite"]) is None
-    assert deploy.refusal(member(3), ["savedmodel", "tflite", "onnx"]) is None
+    keras.utils.set_random_seed(0)
+    three = ensemble.build([member(3, ["a", "b"]), member(4, ["a", "b"]),
+                            member(5, ["b", "a", "z"])])
+    assert deploy.refusal(three, ["savedmodel", "tflite", "onnx"]) is None
+    core, steps = deploy.split_model(three)
+    assert [(s["name"], s["members"], s.get("vocabulary")) for s in steps] == [
+        ("numeric", [1, 2, 3], None),
+        ("members_1_2_c_lookup", [1, 2], ["[UNK]", "a", "b"]),
+        ("member_3_c_lookup", [3], ["[UNK]", "b", "a", "z"])]
+    assert [t.name for t in core.inputs] == [s["name"] for s in steps]
+    assert {"member_1", "member_2", "member_3", "average"} <= {x.name for x in core.layers}
+    rows = {"x": np.array([[0.5], [np.nan], [-2.0]], dtype="float32"),
+            "c": np.array([["a"], ["z"], [""]], dtype=object)}
+    spec = json.loads(json.dumps({"inputs": [{"input": "x"}, {"input": "c"}], "steps": steps}))
+    feeds = preprocess.preprocess(rows, spec)
+    got = np.asarray(core([feeds[s["name"]] for s in steps]))
+    want = np.asarray(three(rows))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.ptp(want) > 0
+
+    # A member that reads a raw column past its preprocessing cannot be split.
+    x = keras.Input(shape=(1,), name="x")
+    raw = keras.Model({"x": x}, keras.layers.Dense(1)(x))
+    with pytest.raises(deploy.SplitError, match="without going through its preprocessing"):
+        deploy.split_model(ensemble.build([member(3, ["a"]), raw]))
+
+    mixed = ensemble.build([member(3, ["a"]), member(3, ["a"], recurrent=True)])
+    assert deploy.refusal(mixed, ["savedmodel", "onnx"]) is None
+    assert re.match(r"TensorFlow Lite cannot hold this model: the recurrent text network of "
+                    r"this ensemble of 2 networks \(member_2: GRU or LSTM",
+                    deploy.refusal(mixed, ["savedmodel", "tflite"]))
+
+
+def test_a_text_ensemble_exports_one_core_of_its_members_verified_in_each_runtime(
+        text_project, sequence_models, tmp_path):
+    """The trained text model twice (the same preprocessing: its steps written once) and the
+    CNN (its own vocabulary, tokens instead of counts) averaged: the TFLite and ONNX cores,
+    each run in a fresh process in its runtime through preprocess.py on the test and edge
+    rows, match the ensemble (the export's own check, on its in-memory outputs)."""
+    from dlstudio.engine import deploy, ensemble, pipeline
+    from dlstudio.engine import export as ex
+    from dlstudio.engine.features import to_arrays
+    from dlstudio.engine.prepare import PreparedRun
+    from dlstudio.engine.project import Project
+    from dlstudio.engine.tf import tf
+
+    project = Project.open(text_project)
+    models, _ = sequence_models
+    model = ensemble.build([pipeline.load_best_model(project), pipeline.load_best_model(project),
+                            models["cnn"]])
+    run = PreparedRun.load(project)
+    card = pipeline.model_card(run, project.read_evaluation())
+    sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(200), run.specs), run.specs)
+    serve = ex.serving_outputs(model, card.task, card.classes, card.threshold)
+    expected = {k: v.numpy() for k, v in serve({k: tf.constant(v)
+                                                for k, v in sample.items()}).items()}
+    expected["label"] = np.array([x.decode() for x in expected["label"]])
+    assert np.ptp(expected["probabilities"]) > 0
+
+    records = deploy.artifact_writer(model, run.specs, card, ALL.split(","))(
+        tmp_path, sample, expected)
+    assert [r["format"] for r in records] == ["tflite", "onnx"]
+    for r in records:
+        assert r["verified"] and r["labels_equal"] and r["max_difference"] <= 1e-5, r
+        assert r["rows"] == len(sample["review"]) and r["files"][0].startswith("core/core.")
+        assert r["note"].startswith("The 3 networks of the ensemble, each after its "
+                                    "preprocessing layers, and their average"), r["note"]
+    spec = json.loads((tmp_path / "core" / "preprocessing.json").read_text())
+    assert spec["format_version"] == 1 and spec["members"] == 3
+    assert [(s["name"], s["members"], s["mode"]) for s in spec["steps"]] == [
+        ("members_1_2_review_ngrams", [1, 2], "count"),
+        ("members_1_2_review_char_ngrams", [1, 2], "count"),
+        ("member_3_review_tokens", [3], "int")]

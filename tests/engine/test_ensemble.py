@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -171,6 +172,42 @@ def test_the_ensemble_export_round_trips_and_predict_uses_it_unchanged(ensemble_
     assert list(scored["predicted_label"]) == list(expected)
     assert math.isfinite(final.best_score)
 
+
+
+def test_the_ensemble_exports_to_tflite_and_onnx_each_verified_in_its_runtime(ensemble_run,
+                                                                              tmp_path):
+    """The whole-model TFLite of the table ensemble, and its ONNX core: both members' cores and
+    the average behind one set of preprocessing steps (the members of a table share theirs:
+    the same training statistics), each run in a fresh process in its own runtime."""
+    from dlstudio.engine import deploy
+    from dlstudio.engine import export as ex
+    from dlstudio.engine.records import ModelCard
+    from dlstudio.engine.tf import tf
+
+    root, project, _, _ = ensemble_run
+    out = tmp_path / "out"            # the run's export: its SavedModel is what TFLite converts
+    shutil.copytree(root / "export", out)
+    card = ModelCard.from_dict(json.loads((out / "model_card.json").read_text()))
+    model = pipeline.load_best_model(project)
+    run = PreparedRun.load(project)
+    sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(200), run.specs), run.specs)
+    serve = ex.serving_outputs(model, card.task, card.classes, card.threshold)
+    expected = {k: v.numpy() for k, v in serve({k: tf.constant(v)
+                                                for k, v in sample.items()}).items()}
+    expected["label"] = np.array([x.decode() for x in expected["label"]])
+    # What `dlstudio export --format savedmodel,tflite,onnx` adds once the SavedModel is checked.
+    artifacts = deploy.artifact_writer(model, run.specs, card, ["savedmodel", "tflite", "onnx"])(
+        out, sample, expected)
+    records = {a["format"]: a for a in artifacts}
+    assert list(records) == ["tflite", "onnx"]
+    for a in records.values():
+        assert a["verified"] and a["labels_equal"] and a["max_difference"] <= 1e-5, a
+    assert records["tflite"]["files"][0] == "model.tflite"
+    assert records["onnx"]["note"].startswith("The 2 networks of the ensemble")
+    spec = json.loads((out / "core" / "preprocessing.json").read_text())
+    assert spec["members"] == 2 and [s["kind"] for s in spec["steps"]] == ["numeric", "lookup"]
+    assert all(s["members"] == [1, 2] and not s["name"].startswith("member")
+               for s in spec["steps"])
 
 
 def test_the_cli_says_whether_the_model_is_one_network_or_an_ensemble(ensemble_run, capsys):

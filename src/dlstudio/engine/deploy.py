@@ -11,7 +11,9 @@
 
 The preprocessing layers are found by their kind, wherever they sit in the graph
 (`NumericEncoder`, `StringLookup`, `TextVectorization`; see `split_model`), so any flat Keras
-functional model built from `engine/hypermodel.py`'s layers splits the same way.
+functional model built from `engine/hypermodel.py`'s layers splits the same way. An ensemble
+(`engine/ensemble.py`, whole networks held as layers) splits member by member into one core
+that holds every member and their average (`_split_ensemble`).
 
 Each artefact is run in a fresh process (`export.run_verifier` -> `verify.run_artifact`), in
 its own runtime and without TensorFlow, on the export sample plus edge rows (`with_edge_rows`),
@@ -44,12 +46,9 @@ CORE_DIR = "core"
 ONNX_OPSET = 17
 UNSEEN_CATEGORY = "a value never seen in training"
 EDGE_TEXT = "UNSEEN-words, Ünïcödé CAFÉ!! 😀👍🏽  tabs\tand\nnew lines... zzqx"
+CORE_WHY = {ONNX: "stock tf2onnx converts neither lookup tables nor text operations",
+            TFLITE: "TFLite's built-in operations lack the text operations"}
 # TextVectorization's "lower_and_strip_punctuation" (Keras's DEFAULT_STRIP_REGEX).
-CORE_NOTE = {
-    ONNX: "The network after its preprocessing layers (stock tf2onnx converts neither lookup "
-          "tables nor text operations), fed by preprocess.py, was run",
-    TFLITE: "The network after its preprocessing layers (TFLite's built-in operations lack the "
-            "text operations), fed by preprocess.py, was run"}
 STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
 
 
@@ -216,10 +215,139 @@ def _runtime_safe(core: keras.Model) -> keras.Model:
     return keras.models.clone_model(core, clone_function=swap)
 
 
+def _members(model: keras.Model) -> list[keras.Model]:
+    """The whole models `model` holds as layers: the members of an ensemble
+    (`engine/ensemble.py`); none for a single network."""
+    return [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.Model)]
+
+
+def _member_calls(model: keras.Model) -> list[tuple[Any, Any]]:
+    """(member, node) of every call of a whole model in `model`'s graph, found by walking back
+    from the outputs, in the order of `model.layers`. Raises SplitError when a path from an
+    output reaches a raw input without passing through a member."""
+    found: dict[int, tuple[Any, Any]] = {}
+    seen: set[int] = set()
+    stack = list(model.outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        op, index = t._keras_history.operation, t._keras_history.node_index
+        node = op._inbound_nodes[index]
+        if isinstance(op, keras.Model):
+            found[id(node)] = (op, node)
+        elif isinstance(op, keras.layers.InputLayer):
+            raise SplitError("Part of the model reads the raw columns outside the networks it "
+                             "holds, so it cannot be split for other runtimes.")
+        else:
+            stack.extend(node.input_tensors)
+    order = {id(layer): i for i, layer in enumerate(model.layers)}
+    return sorted(found.values(), key=lambda e: (order.get(id(e[0]), len(order)),
+                                                 e[0]._inbound_nodes.index(e[1])))
+
+
+def _fed(member: keras.Model, node) -> list[tuple[Any, Any]]:
+    """(the member's input, the tensor the call `node` feeds it) for each of its inputs."""
+    args = node.arguments.args
+    given = args[0] if len(args) == 1 else list(args)
+    struct = member._inputs_struct
+    if isinstance(given, dict):
+        if isinstance(struct, dict):
+            return [(struct[k], given[k]) for k in struct]
+        return [(t, given[t.name]) for t in member.inputs]
+    return list(zip(member.inputs, keras.tree.flatten(given), strict=True))
+
+
+def _step_key(step: dict[str, Any]) -> str:
+    """What makes two steps the same preprocessing: everything but the name."""
+    return json.dumps({k: v for k, v in step.items() if k != "name"}, sort_keys=True)
+
+
+def _split_ensemble(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
+    """`split_model` for a model that holds whole networks as layers (an ensemble): each
+    member is split on its own, and one core takes the inputs of all the members' cores, runs
+    each core and then what the model does with the members' outputs (the average).
+
+    A step that several members share (the same columns, the same learned values: the numeric
+    and category steps of a table, built from the same training statistics) is written once
+    and feeds each of them; the others are written per member. Every step says which members
+    it feeds (`members`, numbered as the layers `member_1..k`); a step that feeds every member
+    keeps its layer's name, the others are prefixed `member_<i>_` (or `members_<i>_<j>_`)."""
+    calls = _member_calls(model)
+    # Each member call's core and steps, its columns renamed to the raw inputs it is fed.
+    parts = []
+    for member, node in calls:
+        core, steps = split_model(member)
+        rename = {}
+        for inner, outer in _fed(member, node):
+            source = outer._keras_history.operation
+            if not isinstance(source, keras.layers.InputLayer):
+                raise SplitError(f"The network '{member.name}' inside the model does not read "
+                                 "the raw columns directly, so it cannot be split for other "
+                                 "runtimes.")
+            rename[inner._keras_history.operation.name] = source.name
+        for step in steps:
+            if "columns" in step:
+                step["columns"] = [rename[c] for c in step["columns"]]
+            if "column" in step:
+                step["column"] = rename[step["column"]]
+        parts.append((member, node, core, steps))
+
+    # The distinct steps, in order of first use, and the members each feeds.
+    unique: dict[str, dict[str, Any]] = {}
+    for number, (_, _, _, steps) in enumerate(parts, start=1):
+        for step in steps:
+            entry = unique.setdefault(_step_key(step), {**step, "members": []})
+            if number not in entry["members"]:
+                entry["members"].append(number)
+    names: set[str] = set()
+    for entry in unique.values():
+        fed = entry["members"]
+        prefix = ("" if len(fed) == len(parts) else f"member_{fed[0]}_" if len(fed) == 1
+                  else "members_" + "_".join(str(i) for i in fed) + "_")
+        name, n = prefix + entry["name"], 2
+        while name in names:
+            name, n = f"{prefix}{entry['name']}_{n}", n + 1
+        names.add(name)
+        entry["name"] = name
+    inputs = {key: keras.Input(shape=tuple(entry["shape"][1:]), dtype=entry["dtype"],
+                               name=entry["name"]) for key, entry in unique.items()}
+
+    # The model's graph again, each member call replaced by its core on the shared inputs.
+    made: dict[int, Any] = {}
+    for number, (member, node, core, steps) in enumerate(parts, start=1):
+        # Unique inside the core, as the members are (a member called twice: numbered).
+        core.name = member.name if [p[0] for p in parts].count(member) == 1 else \
+            f"{member.name}_{number}"
+        out = core([inputs[_step_key(step)] for step in steps])
+        for t, u in zip(node.outputs, keras.tree.flatten(out), strict=True):
+            made[id(t)] = u
+
+    def rebuilt(t):
+        if id(t) not in made:
+            op, index = t._keras_history.operation, t._keras_history.node_index
+            node = op._inbound_nodes[index]
+            args, kwargs = node.arguments.fill_in(
+                {id(u): rebuilt(u) for u in node.input_tensors})
+            out = op(*args, **kwargs)
+            for v, u in zip(node.outputs, keras.tree.flatten(out), strict=True):
+                made[id(v)] = u
+        return made[id(t)]
+
+    outputs = [rebuilt(t) for t in model.outputs]
+    core = keras.Model(list(inputs.values()), outputs[0] if len(outputs) == 1 else outputs,
+                       name="dlstudio_core")
+    return core, list(unique.values())
+
+
 def split_model(model: keras.Model) -> tuple[keras.Model, list[dict[str, Any]]]:
     """The network after its preprocessing layers (a Keras model whose inputs are the outputs
     of those layers) and one step per preprocessing layer for `preprocess.py`. Raises
-    SplitError when some part of the model reads raw columns any other way."""
+    SplitError when some part of the model reads raw columns any other way. An ensemble (a
+    model holding whole networks as layers) is split member by member (`_split_ensemble`)."""
+    if _members(model):
+        return _split_ensemble(model)
     encoders = _encoders(model)
     if not encoders:
         raise SplitError("The model has no preprocessing layers DL Studio knows, so it cannot "
@@ -273,43 +401,37 @@ def core_function(core: keras.Model, steps: list[dict[str, Any]], task: TaskType
 # -- conversions ----------------------------------------------------------------------------------
 
 RECURRENT_TFLITE = (
-    "TensorFlow Lite cannot hold this model: its recurrent text network (GRU or LSTM, read "
-    "with a mask) needs TensorFlow operations that are not among TFLite's built-in ones, so no "
-    ".tflite file was made. Export it to SavedModel and ONNX (--format savedmodel,onnx), or "
-    "search without the recurrent network to get a model TFLite can run.")
-
-ENSEMBLE_CORE = (
-    "This model is an ensemble of {k} networks, and its {formats} file can so far be made of a "
-    "single network only (the networks are held whole inside the ensemble, so its preprocessing "
-    "cannot be split off for other runtimes). Export the SavedModel alone, which serves the "
-    "ensemble as it is.")
+    "TensorFlow Lite cannot hold this model: {which} ({detail}GRU or LSTM, read with a mask) "
+    "needs TensorFlow operations that are not among TFLite's built-in ones, so no .tflite file "
+    "was made. Export it to SavedModel and ONNX (--format savedmodel,onnx), or search without "
+    "the recurrent network to get a model TFLite can run.")
 
 
 def refusal(model: keras.Model, formats: list[str]) -> str | None:
     """Why `model` cannot be exported to one of `formats`, in a sentence; None when it can be
-    tried (the conversion and the verification in its runtime still decide)."""
+    tried (the conversion and the verification in its runtime still decide). An ensemble is
+    split member by member (`split_model`), so it is refused only for what one of its members
+    would be refused for."""
     def layers(m):
         for layer in getattr(m, "layers", []):
             yield layer
             yield from layers(layer)
 
-    recurrent = any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
-                    for layer in layers(model))
-    if TFLITE in formats and recurrent:
+    def recurrent(m) -> bool:
+        return any(isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
+                   for layer in layers(m))
+
+    if TFLITE in formats and recurrent(model):
         # The converter stops at the loop's TensorList operations ("Lowering tensor list ops
         # is failed"); with SELECT_TF_OPS it would need TensorFlow at run time.
-        return RECURRENT_TFLITE
-    # An ensemble (engine/ensemble.py) calls its members as whole models: split_model cannot
-    # reach their preprocessing layers. The whole-model TFLite of a table needs no split.
-    members = [layer for layer in getattr(model, "layers", []) if isinstance(layer, keras.Model)]
-    if members:
-        reads_text = any(isinstance(layer, keras.layers.TextVectorization)
-                         for layer in layers(model))
-        split = [f for f in (TFLITE, ONNX) if f in formats and (f == ONNX or reads_text)]
-        if split:
-            names = {TFLITE: "TensorFlow Lite", ONNX: "ONNX"}
-            return ENSEMBLE_CORE.format(k=len(members),
-                                        formats=" and ".join(names[f] for f in split))
+        members = _members(model)
+        if not members:
+            return RECURRENT_TFLITE.format(which="its recurrent text network", detail="")
+        which = [m.name for m in members if recurrent(m)]
+        return RECURRENT_TFLITE.format(
+            which=(f"the recurrent text network{'s' if len(which) > 1 else ''} of this "
+                   f"ensemble of {len(members)} networks"),
+            detail=f"{', '.join(which)}: ")
     return None
 
 
@@ -461,11 +583,18 @@ def _note(how: str, record: dict[str, Any], specs: list[FeatureSpec]) -> str:
 
 def preprocessing_spec(card: ModelCard, steps: list[dict[str, Any]], output: str
                        ) -> dict[str, Any]:
-    return {"format_version": 1, "task": str(card.task), "classes": card.classes,
+    """What preprocess.py reads. For an ensemble each step also names the members it feeds
+    (`members`, 1..k) and `members` says k; a reader of single-network files reads these as
+    they are (every step still makes one input of the core), so the format stays version 1."""
+    spec = {"format_version": 1, "task": str(card.task), "classes": card.classes,
             "threshold": card.threshold,
             "inputs": [{"input": s.input, "column": s.column, "dtype": s.dtype, "role": s.role}
                        for s in card.inputs],
             "steps": steps, "output": output}
+    members = {i for step in steps for i in step.get("members", [])}
+    if members:
+        spec["members"] = len(members)
+    return spec
 
 
 def _literal(value: Any, dtype: str) -> str:
@@ -552,6 +681,7 @@ def artifact_writer(model: keras.Model, specs: list[FeatureSpec], card: ModelCar
         core_formats = [f for f in (TFLITE, ONNX) if f in formats and (f == ONNX or has_text)]
         if core_formats:
             core, steps = split_model(model)
+            k = len(_members(model)) or 1
             function, tf_specs = core_function(core, steps, card.task)
             bundle = folder / CORE_DIR
             bundle.mkdir()
@@ -572,10 +702,17 @@ def artifact_writer(model: keras.Model, specs: list[FeatureSpec], card: ModelCar
                 ex.atomic_write_text(bundle / example, core_example(card, sample, fmt))
                 records.append(_record(fmt, [f"{CORE_DIR}/{name}", *shared,
                                              f"{CORE_DIR}/{example}"], result,
-                                       _note(CORE_NOTE[fmt], result, specs)))
+                                       _note(_core_how(fmt, k), result, specs)))
         return records
 
     return write
+
+
+def _core_how(fmt: str, k: int) -> str:
+    what = ("The network after its preprocessing layers" if k == 1 else
+            f"The {k} networks of the ensemble, each after its preprocessing layers, and their "
+            "average")
+    return f"{what} ({CORE_WHY[fmt]}), fed by preprocess.py, was run"
 
 
 def _record(fmt: str, files: list[str], result: dict[str, Any], note: str) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Written by DL Studio beside `preprocessing.json`; needs NumPy only. It does what
 the front of the trained Keras model do (missing numbers, normalisation, category and word
 vocabularies, word and character n-grams, counts and TF-IDF weights, sequence length), so
 that a runtime without TensorFlow's string and table operations (onnxruntime,
-ai-edge-litert) can run the rest of the network.
+ai-edge-litert) can run the rest of the network. For an ensemble (the average of several
+networks) the core holds every network, and the steps are those of each network, a step they
+share written once; such a step lists the networks it feeds (`members`), for reading only.
 
     import preprocess
     spec = preprocess.load_spec("preprocessing.json")
