@@ -12,6 +12,8 @@ from dlstudio.engine.config import RunConfig
 from dlstudio.engine.features import feature_specs, to_arrays
 from dlstudio.engine.hypermodel import (
     MAX_BATCH_SIZE,
+    CodedStrings,
+    Rows,
     StudioHyperModel,
     TrainingStats,
     batch_size_choices,
@@ -114,7 +116,13 @@ def test_views_of_shared_rows_batch_and_predict_their_own_rows_only():
     n, cut = 1_000, 600
     ints = np.arange(n, dtype=np.int32)
     floats = ints.astype(np.float32).reshape(-1, 1)
-    rows = stack_rows({"a": lambda: [floats[:cut], floats[cut:]]}, [ints[:cut], ints[cut:]])
+    cats = np.array([f"v{i % 7}" for i in ints], dtype=object).reshape(-1, 1)
+    texts = np.array([f"row {i}" for i in ints], dtype=object).reshape(-1, 1)
+    rows = stack_rows({"a": lambda: [floats[:cut], floats[cut:]],
+                       "cat": lambda: [cats[:cut], cats[cut:]],
+                       "text": lambda: [texts[:cut], texts[cut:]]}, [ints[:cut], ints[cut:]])
+    assert isinstance(rows.features["cat"], CodedStrings)       # 7 values: held as codes
+    assert not isinstance(rows.features["text"], CodedStrings)  # a value per row: as strings
     train, val = rows.part(0, cut), rows.part(cut, n)
     assert (len(rows), len(train), len(val)) == (n, cut, n - cut)
     own = make_rows({"a": floats[:cut]}, ints[:cut])
@@ -123,11 +131,15 @@ def test_views_of_shared_rows_batch_and_predict_their_own_rows_only():
     assert _order(batches(val, 64)) == list(range(cut, n))
     for x, y in batches(val, 64, shuffle_seed=1):
         assert (x["a"].numpy()[:, 0] == y.numpy()).all()
+        assert [v.decode() for v in x["cat"].numpy()[:, 0]] == [f"v{i % 7}" for i in y.numpy()]
+        assert [v.decode() for v in x["text"].numpy()[:, 0]] == [f"row {i}" for i in y.numpy()]
     assert val.tensors(350, 10_000)["a"].numpy()[:, 0].tolist() == list(range(950, n))
     with pytest.raises(ValueError):
         val.part(0, n - cut + 1)
+    assert val.tensors(0, 3)["cat"].numpy().tolist() == [[b"v5"], [b"v6"], [b"v0"]]
     inp = keras.Input(shape=(1,), name="a")
     model = keras.Model({"a": inp}, keras.layers.Rescaling(2.0)(inp))
+    val = Rows({"a": val.features["a"]}, val.y, val.start, val.stop)
     assert predict(model, val, batch_size=64)[:, 0].tolist() == (2 * floats[cut:, 0]).tolist()
     assert (predict(model, {"a": floats[cut:]}, batch_size=64)
             == predict(model, val, batch_size=128)).all()
