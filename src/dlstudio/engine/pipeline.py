@@ -7,6 +7,7 @@ and returns a `PreparedRun`, which the later steps take instead of re-reading `p
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -122,19 +123,15 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
                            "See the log for the reason each trial failed.")
     held = [rows]          # handed on, so that the rows are freed once the refit is done
     del rows, train_rows, val_rows
-    if not export:
-        return _after_search(run, reporter, tuner, hypermodel, result, held, device, None)
-    # The export's fresh process imports TensorFlow now, while this one refits and evaluates.
-    from dlstudio.engine.export import Verifier
-    with Verifier() as verifier:
-        return _after_search(run, reporter, tuner, hypermodel, result, held, device, export,
-                             verifier)
+    return _after_search(run, reporter, tuner, hypermodel, result, held, device, export)
 
 
 def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, result, held: list,
-                  device, export: str | Path | None, verifier=None) -> SearchFinished:
+                  device, export: str | Path | None) -> SearchFinished:
     """The rest of `search`: the best model or ensemble, the refit, evaluation and export.
     `held`: a list of the one `Rows` of the training then validation rows (taken from it)."""
+    from dlstudio.engine.export import Verifier
+
     project, config, template, task, y = run.project, run.config, run.template, run.task, run.y
     rows = held.pop()
     n_train = len(y["train"])
@@ -171,14 +168,19 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
     what = "the best network" if choice.k == 1 else f"the ensemble of {choice.k} networks"
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message=f"Measuring {what} on the test rows."))
-    evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
-    project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
-                        evaluation.metrics)
     export_dir = None
-    if export:
-        reporter.report(PhaseStarted(phase=Phase.EXPORT, message=f"Exporting to {export} ..."))
-        export_dir = export_project(project, export, model=model, run=run,
-                                   verifier=verifier)["export_dir"]
+    with contextlib.ExitStack() as stack:
+        # The export's fresh process imports TensorFlow while this one evaluates and writes
+        # the SavedModel (mostly one core each: little contention on a small machine).
+        verifier = stack.enter_context(Verifier()) if export else None
+        evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
+        project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
+                            evaluation.metrics)
+        if export:
+            reporter.report(PhaseStarted(phase=Phase.EXPORT,
+                                         message=f"Exporting to {export} ..."))
+            export_dir = export_project(project, export, model=model, run=run,
+                                       verifier=verifier)["export_dir"]
     return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation.metrics,
