@@ -409,6 +409,23 @@ PREPARE_SCRIPT = textwrap.dedent("""
 """)
 
 
+# The worker's fixed memory: a fresh process that imports what `dlstudio run`'s worker holds
+# before it has any data (TensorFlow, Keras, KerasTuner and the engine), and runs one tiny op
+# (TensorFlow's runtime starts on the first). The data's own cost is the worker's peak minus this.
+BASELINE_SCRIPT = textwrap.dedent("""
+    import json, time
+    t = time.perf_counter()
+    import dlstudio.workers.tasks
+    from dlstudio.engine import ensemble, evaluate, export, hypermodel, pipeline, search
+    from dlstudio.engine.tf import tf
+    tf.constant([1.0]) + 1.0
+    seconds = time.perf_counter() - t
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    print(json.dumps({"rss_mb": round(int(status["VmRSS"].split()[0]) / 1024),
+                      "import_s": round(seconds, 2)}))
+""")
+
+
 def run_script(script: str, *argv: str, timeout: float,
                threads: int | None = None, src: Path | None = None) -> dict[str, Any]:
     env = dict(os.environ)
@@ -439,7 +456,15 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{rows} rows] data preparation alone", file=sys.stderr, flush=True)
     out["prepare"] = run_script(PREPARE_SCRIPT, str(data), TARGET, str(args.seed),
                                 timeout=args.timeout, src=args.src)
+    out["baseline"] = run_script(BASELINE_SCRIPT, timeout=args.timeout, src=args.src)
     out["dlstudio"] = run_dlstudio(data, work, args)
+    base = out["baseline"].get("rss_mb")
+    by_phase = out["dlstudio"].get("peak_rss_by_phase_mb")
+    if base and by_phase:
+        peak = max(m["process"] for m in by_phase.values())
+        out["memory"] = {"worker_peak_mb": peak, "baseline_mb": base,
+                         "peak_vs_frame": round(peak / out["frame_mb"], 2),
+                         "data_vs_frame": round((peak - base) / out["frame_mb"], 2)}
     if not args.skip_baselines:
         print(f"[{rows} rows] HistGradientBoosting", file=sys.stderr, flush=True)
         # OpenMP's default (one thread per core) can be many times slower than one thread on
@@ -496,6 +521,13 @@ def print_table(results: list[dict[str, Any]]) -> None:
             ("peak memory (process tree / maxrss)",
              f"{ds['peak_rss_tree_mb']} MB / {ds['maxrss_children_mb']} MB"),
             ("DataFrame in memory (deep)", f"{r['frame_mb']} MB"),
+            ("baseline: TF + engine, no data",
+             f"{r.get('baseline', {}).get('rss_mb')} MB "
+             f"(imports {r.get('baseline', {}).get('import_s')} s)"),
+            *((("worker peak / DataFrame", f"{m['worker_peak_mb']} MB = {m['peak_vs_frame']}x"),
+               ("(peak - baseline) / DataFrame", f"{m['worker_peak_mb'] - m['baseline_mb']} MB = "
+                                                 f"{m['data_vs_frame']}x (target <= 3)"))
+              if (m := r.get("memory")) else ()),
             *((f"peak in {phase} (largest process / tree)",
                f"{m['process']} MB ({m['process'] / r['frame_mb']:.1f}x frame) / {m['tree']} MB")
               for phase, m in ds.get("peak_rss_by_phase_mb", {}).items()),
@@ -562,6 +594,8 @@ def compare(before_path: Path, after_path: Path) -> None:
             row(f"  peak in {phase} (MB)",
                 lambda r, p=phase: r["dlstudio"]["peak_rss_by_phase_mb"][p]["process"])
         row("process tree peak (MB)", lambda r: r["dlstudio"]["peak_rss_tree_mb"])
+        row("baseline: TF + engine, no data (MB)", lambda r: r["baseline"]["rss_mb"])
+        row("(worker peak - baseline) / DataFrame", lambda r: r["memory"]["data_vs_frame"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,12 +12,18 @@ from dlstudio.engine.config import RunConfig
 from dlstudio.engine.features import feature_specs, to_arrays
 from dlstudio.engine.hypermodel import (
     MAX_BATCH_SIZE,
+    CodedStrings,
+    Rows,
     StudioHyperModel,
     TrainingStats,
     batch_size_choices,
     batches,
     make_rows,
+    predict,
+    stack_rows,
 )
+from dlstudio.engine.project import Project
+from dlstudio.engine.reporter import ListReporter
 from dlstudio.engine.templates import get_template
 from dlstudio.engine.tf import keras, kt
 from studio_data import credit_frame
@@ -101,6 +107,54 @@ def test_every_epoch_visits_every_row_once_in_a_new_reproducible_order():
     assert first != second and first != list(range(n))
     assert _order(batches(rows, 64, shuffle_seed=3)) == first      # same seed, same order
     assert _order(batches(rows, 64)) == list(range(n))            # unshuffled: in order
+
+
+def test_views_of_shared_rows_batch_and_predict_their_own_rows_only():
+    # The search's training and validation rows and the refit's rows of both are views of one
+    # set of tensors (no concatenated copy): each view sees its own rows, in the order a Rows
+    # of its own would give.
+    n, cut = 1_000, 600
+    ints = np.arange(n, dtype=np.int32)
+    floats = ints.astype(np.float32).reshape(-1, 1)
+    cats = np.array([f"v{i % 7}" for i in ints], dtype=object).reshape(-1, 1)
+    texts = np.array([f"row {i}" for i in ints], dtype=object).reshape(-1, 1)
+    rows = stack_rows({"a": lambda: [floats[:cut], floats[cut:]],
+                       "cat": lambda: [cats[:cut], cats[cut:]],
+                       "text": lambda: [texts[:cut], texts[cut:]]}, [ints[:cut], ints[cut:]])
+    assert isinstance(rows.features["cat"], CodedStrings)       # 7 values: held as codes
+    assert not isinstance(rows.features["text"], CodedStrings)  # a value per row: as strings
+    train, val = rows.part(0, cut), rows.part(cut, n)
+    assert (len(rows), len(train), len(val)) == (n, cut, n - cut)
+    own = make_rows({"a": floats[:cut]}, ints[:cut])
+    assert _order(batches(train, 64, shuffle_seed=3)) == _order(batches(own, 64, shuffle_seed=3))
+    assert sorted(_order(batches(val, 64, shuffle_seed=3))) == list(range(cut, n))
+    assert _order(batches(val, 64)) == list(range(cut, n))
+    for x, y in batches(val, 64, shuffle_seed=1):
+        assert (x["a"].numpy()[:, 0] == y.numpy()).all()
+        assert [v.decode() for v in x["cat"].numpy()[:, 0]] == [f"v{i % 7}" for i in y.numpy()]
+        assert [v.decode() for v in x["text"].numpy()[:, 0]] == [f"row {i}" for i in y.numpy()]
+    assert val.tensors(350, 10_000)["a"].numpy()[:, 0].tolist() == list(range(950, n))
+    with pytest.raises(ValueError):
+        val.part(0, n - cut + 1)
+    assert val.tensors(0, 3)["cat"].numpy().tolist() == [[b"v5"], [b"v6"], [b"v0"]]
+    inp = keras.Input(shape=(1,), name="a")
+    model = keras.Model({"a": inp}, keras.layers.Rescaling(2.0)(inp))
+    val = Rows({"a": val.features["a"]}, val.y, val.start, val.stop)
+    assert predict(model, val, batch_size=64)[:, 0].tolist() == (2 * floats[cut:, 0]).tolist()
+    assert (predict(model, {"a": floats[cut:]}, batch_size=64)
+            == predict(model, val, batch_size=128)).all()
+
+
+def test_a_prepared_run_frees_the_frames_the_search_holds_as_tensors(tmp_path):
+    path = tmp_path / "credit.csv"
+    credit_frame(300).to_csv(path, index=False)
+    config = RunConfig(project=str(tmp_path / "p"), data=str(path), template="credit-scoring")
+    run = prepare.prepare(Project.create(config.project, config), ListReporter())
+    y = {k: v.copy() for k, v in run.y.items()}
+    test = run.arrays["test"]
+    run.drop_parts("train", "validation")
+    assert set(run.parts) == set(run.arrays) == {"test"} and run.arrays["test"] is test
+    assert all((run.y[k] == y[k]).all() for k in ("train", "validation", "test"))
 
 
 def test_many_batches_per_call_still_report_every_epoch():

@@ -245,23 +245,68 @@ def _percent(fraction: float) -> str:
     return f"{100 * fraction:.2g}%"
 
 
-def run_verifier(args: list[str]) -> subprocess.CompletedProcess:
+VERIFY_TIMEOUT = 600
+
+
+class Verifier:
+    """The fresh process that checks an export, started ahead of it: it imports TensorFlow
+    (seconds) while this process trains, evaluates or writes the SavedModel, then waits for
+    its arguments (`verify.py --wait`). Used once, by `run_verifier`; `close` ends it if it was
+    not used (a failed or stopped run). Still a fresh process: it has loaded nothing of the
+    model when the export is handed to it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = subprocess.Popen(
+            module_command("dlstudio.engine.verify", "--wait"), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def run(self, args: list[str]) -> subprocess.CompletedProcess:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            raise RuntimeError("This verifier was used already.")
+        try:
+            out, err = proc.communicate(json.dumps(args) + "\n", timeout=VERIFY_TIMEOUT)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def close(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_verifier(args: list[str], verifier: Verifier | None = None
+                 ) -> subprocess.CompletedProcess:
     """`python -m dlstudio.engine.verify ARGS` in a fresh process: the one way the engine starts
     another Python (to check an export away from the memory of the process that made it).
     `fresh.module_command` makes that `python -m` from source, the bundled executable when
-    frozen."""
+    frozen. With `verifier`, that process was started ahead (`Verifier`) and is used now."""
+    if verifier is not None:
+        return verifier.run(args)
     return subprocess.run(module_command("dlstudio.engine.verify", *args),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=VERIFY_TIMEOUT)
 
 
 def verify_in_fresh_process(export_dir: Path, card: ModelCard, inputs: dict[str, list],
-                            expected: dict[str, np.ndarray]) -> dict[str, float]:
-    """Reload the SavedModel in a new Python process and compare its outputs (see
-    `compare_outputs`); returns the largest differences. Raises RuntimeError if they differ."""
+                            expected: dict[str, np.ndarray],
+                            verifier: Verifier | None = None) -> dict[str, float]:
+    """Reload the SavedModel in a new Python process (`verifier`'s, when one was started ahead)
+    and compare its outputs (see `compare_outputs`); returns the largest differences. Raises
+    RuntimeError if they differ."""
     with tempfile.TemporaryDirectory() as tmp:
         inp, out = Path(tmp) / "inputs.json", Path(tmp) / "outputs.json"
         inp.write_text(json.dumps({"specs": card.to_dict()["inputs"], "inputs": inputs}))
-        proc = run_verifier([str(export_dir), str(inp), str(out)])
+        proc = run_verifier([str(export_dir), str(inp), str(out)], verifier)
         if proc.returncode != 0:
             raise RuntimeError(f"The exported model could not be reloaded:\n{proc.stderr[-4000:]}")
         got = json.loads(out.read_text())
@@ -276,12 +321,18 @@ ExtraArtifacts = Callable[[Path, dict[str, np.ndarray], dict[str, np.ndarray]],
 
 def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
                  sample: dict[str, np.ndarray], export_dir: str | Path,
-                 extra: ExtraArtifacts | None = None) -> dict[str, Any]:
+                 extra: ExtraArtifacts | None = None,
+                 verifier: Verifier | None = None) -> dict[str, Any]:
     """Export, write the model card and examples, verify in a fresh process, then move the
     result into `export_dir` (replacing an earlier export there). `extra` adds other formats
-    (`engine/deploy.py`), each verified before anything is moved. Returns a summary."""
+    (`engine/deploy.py`), each verified before anything is moved. `verifier`: the fresh
+    process, started ahead by the caller; otherwise one is started now, so that its import of
+    TensorFlow overlaps the writing of the SavedModel. Returns a summary."""
     export_dir = Path(export_dir).resolve()
     _prepare_target(export_dir)
+    if verifier is None:
+        with Verifier() as own:
+            return export_model(model, specs, card, sample, export_dir, extra, own)
     card = replace(card, versions=versions())
     serve = serving_outputs(model, card.task, card.classes, card.threshold)
     staging = Path(tempfile.mkdtemp(prefix=f".{export_dir.name}.", dir=export_dir.parent
@@ -298,7 +349,7 @@ def export_model(model: keras.Model, specs: list[FeatureSpec], card: ModelCard,
         if "label" in expected:
             expected["label"] = np.array([x.decode() for x in expected["label"]])
         sample_json = _jsonable_inputs(sample)
-        diff = verify_in_fresh_process(staging, card, sample_json, expected)
+        diff = verify_in_fresh_process(staging, card, sample_json, expected, verifier)
         rows = len(next(iter(sample.values())))
         artifacts = [savedmodel_record(staging, rows, diff, card)]
         if extra is not None:

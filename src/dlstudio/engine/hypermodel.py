@@ -471,15 +471,71 @@ class StudioHyperModel(kt.HyperModel):
                          **kwargs)
 
 
+@dataclass(frozen=True)
+class CodedStrings:
+    """A string column of `Rows` held as int32 codes [N, 1] into its distinct values [K]: a
+    million rows of a 200-valued category cost 4 MB of codes instead of 24 MB of strings. It
+    reads as the [N, 1] strings it stands for: `shape`, and slices (`t[a:b]`) of strings."""
+
+    codes: Any
+    values: Any
+
+    @property
+    def shape(self):
+        return self.codes.shape
+
+    def __getitem__(self, key):
+        return tf.gather(self.values, self.codes[key])
+
+    def gather(self, index):
+        return tf.gather(self.values, tf.gather(self.codes, index))
+
+
+def _gather(t, index):
+    return t.gather(index) if isinstance(t, CodedStrings) else tf.gather(t, index)
+
+
+def _coded(column: np.ndarray) -> CodedStrings | None:
+    """`column` (strings, [N, 1]) as codes, when it repeats its values enough for that to
+    save memory (categories: yes; free text, nearly one value per row: no)."""
+    flat = column.reshape(-1)
+    if flat.dtype != object or len(flat) < 1_000 or \
+            len(pd.unique(flat[:10_000])) * 4 > min(len(flat), 10_000):
+        return None
+    codes, uniques = pd.factorize(flat)
+    if len(uniques) * 4 > len(codes) or (codes < 0).any():
+        return None
+    return CodedStrings(tf.constant(codes.astype(np.int32).reshape(-1, 1)),
+                        tf.constant(np.asarray(uniques, dtype=object)))
+
+
 @dataclass
 class Rows:
-    """Model inputs and targets held in memory as tensors (strings as tf.string)."""
+    """Model inputs and targets held in memory as tensors (strings as tf.string, or as
+    `CodedStrings`): the rows `start` to `stop` of them (all by default). Several `Rows` may
+    share the same tensors (`part`): the search's training and validation rows and the
+    refit's rows of both are views of one set of tensors, not copies."""
 
     features: dict[str, Any]
     y: Any = None
+    start: int = 0
+    stop: int | None = None
 
     def __len__(self) -> int:
-        return int(next(iter(self.features.values())).shape[0])
+        stop = self.stop if self.stop is not None else int(
+            next(iter(self.features.values())).shape[0])
+        return stop - self.start
+
+    def part(self, start: int, stop: int) -> Rows:
+        """Rows `start` to `stop` of these (positions counted from this view's first row)."""
+        if not 0 <= start <= stop <= len(self):
+            raise ValueError(f"Rows {start}:{stop} are outside 0:{len(self)}.")
+        return Rows(self.features, self.y, self.start + start, self.start + stop)
+
+    def tensors(self, start: int, stop: int) -> dict[str, Any]:
+        """The features of rows `start` to `stop` of this view, as tensors (copies)."""
+        stop = self.start + min(stop, len(self))
+        return {k: t[self.start + start:stop] for k, t in self.features.items()}
 
 
 def make_rows(arrays: dict[str, np.ndarray], y: np.ndarray | None = None) -> Rows:
@@ -488,17 +544,39 @@ def make_rows(arrays: dict[str, np.ndarray], y: np.ndarray | None = None) -> Row
                 None if y is None else tf.constant(y))
 
 
+def stack_rows(columns: dict[str, Any], y: list[np.ndarray] | None = None) -> Rows:
+    """One `Rows` over several pieces of rows, one after the other (the training rows, then
+    the validation rows): `columns` maps each input to a function that returns its pieces
+    as arrays. Built one column at a time, so that only one column's concatenated array is
+    ever held beside the tensors (`tf.constant` copies); a category column is held as codes
+    (`CodedStrings`)."""
+    features: dict[str, Any] = {}
+    for key, pieces in columns.items():
+        parts = pieces()
+        joined = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        del parts
+        coded = _coded(joined)
+        features[key] = coded if coded is not None else tf.constant(joined)
+        del joined
+    return Rows(features, None if y is None else tf.constant(
+        y[0] if len(y) == 1 else np.concatenate(y)))
+
+
 def batches(rows: Rows, batch_size: int, shuffle_seed: int | None = None):
     """A tf.data dataset of batches of `rows`, in a new random order every epoch when
     `shuffle_seed` is given (reproducible from it). Batches are gathered by index from the
     in-memory tensors, so no per-row work is done: one permutation per epoch, one gather per
-    batch."""
+    batch. The order depends on the number of rows and the seed only, not on where the rows
+    start in tensors shared with other `Rows`."""
     n = len(rows)
     n_batches = -(-n // batch_size)
-    data = rows.features if rows.y is None else (rows.features, rows.y)
+    offset = rows.start
 
     def take(index):
-        return tf.nest.map_structure(lambda t: tf.gather(t, index), data)
+        if offset:
+            index = index + offset
+        features = {k: _gather(t, index) for k, t in rows.features.items()}
+        return features if rows.y is None else (features, tf.gather(rows.y, index))
 
     if shuffle_seed is None:
         index = tf.data.Dataset.range(n_batches).map(
@@ -516,17 +594,22 @@ def batches(rows: Rows, batch_size: int, shuffle_seed: int | None = None):
     return index.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def predict(model: keras.Model, arrays: dict[str, np.ndarray],
+def predict(model: keras.Model, arrays: dict[str, np.ndarray] | Rows,
             batch_size: int = 8192) -> np.ndarray:
-    """Model outputs for raw column arrays, as a float NumPy array.
+    """Model outputs for raw column arrays (or the rows of a `Rows`), as a float NumPy array.
 
     Chunks go straight to the compiled predict step: evaluation calls this dozens of times on
     a few thousand rows (permutation importance), where building a tf.data pipeline per call
     would cost more than the predictions."""
-    n = len(next(iter(arrays.values())))
-    out = [np.asarray(model.predict_on_batch(
-        {k: tf.constant(v[start:start + batch_size]) for k, v in arrays.items()}))
-        for start in range(0, n, batch_size)]
+    if isinstance(arrays, Rows):
+        n, chunk = len(arrays), arrays.tensors
+    else:
+        n = len(next(iter(arrays.values())))
+
+        def chunk(start: int, stop: int) -> dict[str, Any]:
+            return {k: tf.constant(v[start:stop]) for k, v in arrays.items()}
+    out = [np.asarray(model.predict_on_batch(chunk(start, start + batch_size)))
+           for start in range(0, n, batch_size)]
     if not out:
         return np.zeros((0, *model.outputs[0].shape[1:]), dtype=np.float32)
     return np.concatenate(out)

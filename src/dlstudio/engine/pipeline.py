@@ -7,6 +7,7 @@ and returns a `PreparedRun`, which the later steps take instead of re-reading `p
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from collections.abc import Callable
@@ -32,8 +33,8 @@ from dlstudio.engine.events import (
     SearchFinished,
     SearchStarted,
 )
-from dlstudio.engine.features import FeatureSpec, to_arrays
-from dlstudio.engine.prepare import PreparedRun, prepare
+from dlstudio.engine.features import FeatureSpec, column_array, to_arrays
+from dlstudio.engine.prepare import PreparedRun, prepare, release_memory
 from dlstudio.engine.project import Project, Status
 from dlstudio.engine.records import EvaluationReport, InputSpec, ModelCard
 from dlstudio.engine.reporter import Reporter
@@ -80,15 +81,22 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     (`engine/distributed.py`) and does everything after the search itself."""
     from dlstudio.engine import device as device_mod
     from dlstudio.engine import search as search_mod
-    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats
     from dlstudio.engine.tf import keras
 
     project, config, template, task = run.project, run.config, run.template, run.task
-    arrays, y = run.arrays, run.y
+    y = run.y
     device = device_mod.configure(task.type)   # mixed precision and larger batches on a GPU
     keras.utils.set_random_seed(config.seed)
     stats = TrainingStats.from_training(run.parts["train"], run.specs, y["train"], task.type,
                                         len(task.classes))
+    # The training and validation rows as tensors, once: the search trains on the first and
+    # is scored on the second, the refit trains on both (views, not copies). Their frames are
+    # freed then; the validation frame stays when text columns need it (`explain_words`).
+    rows = training_rows(run)
+    run.drop_parts("train", *(() if task.text_columns else ("validation",)))
+    n_train = len(y["train"])
+    train_rows, val_rows = rows.part(0, n_train), rows.part(n_train, len(rows))
     hypermodel = StudioHyperModel(stats, template, config.search_space, seed=config.seed)
     hypermodel.batch_scale = device.batch_scale
     max_trials = config.max_trials or template.max_trials
@@ -108,27 +116,45 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
         tuner=config.tuner, completed_trials=done, device=device.describe()))
     project.set_status(Status.SEARCHING)
 
-    result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]),
-                                   make_rows(arrays["validation"], y["validation"]), template,
+    result = search_mod.run_search(tuner, train_rows, val_rows, template,
                                    tensorboard_dir=project.tensorboard_dir)
     if result.best_trial_id is None:
         raise RuntimeError("No trial of the search finished, so there is no model. "
                            "See the log for the reason each trial failed.")
+    held = [rows]          # handed on, so that the rows are freed once the refit is done
+    del rows, train_rows, val_rows
+    return _after_search(run, reporter, tuner, hypermodel, result, held, device, export)
+
+
+def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, result, held: list,
+                  device, export: str | Path | None) -> SearchFinished:
+    """The rest of `search`: the best model or ensemble, the refit, evaluation and export.
+    `held`: a list of the one `Rows` of the training then validation rows (taken from it)."""
+    from dlstudio.engine.export import Verifier
+
+    project, config, template, task, y = run.project, run.config, run.template, run.task, run.y
+    rows = held.pop()
+    n_train = len(y["train"])
+    val_rows = rows.part(n_train, len(rows))
+    max_trials = config.max_trials or template.max_trials
+    max_epochs = config.max_epochs or template.max_epochs
     # The best network, or the average of the best k when that wins on the validation rows.
-    choice = ensemble.choose(tuner, template, task.type, arrays["validation"], y["validation"],
+    choice = ensemble.choose(tuner, template, task.type, val_rows, y["validation"],
                              reporter, lambda m, a: model_outputs(m, a, task.type))
     searched = ensemble.build(choice.models)
     # The threshold is chosen on validation rows the chosen model has not trained on.
     val_out = (choice.outputs if choice.outputs is not None
-               else model_outputs(searched, arrays["validation"], task.type))
+               else model_outputs(searched, val_rows, task.type))
     model = searched
     reason = result.reason
     if reason is EndReason.BUDGET:
-        refitted = refit_all(hypermodel, choice.trials, arrays, y, config.seed, reporter)
+        refitted = refit_all(hypermodel, choice.trials, rows, None, config.seed, reporter)
         if refitted is None:          # Stop pressed during the refit: keep the searched model
             reason = EndReason.STOPPED
         else:
             model = ensemble.build(refitted)
+    del rows, val_rows          # evaluation and export use the test rows only
+    release_memory()
     project.models_dir.mkdir(parents=True, exist_ok=True)
     tmp = project.models_dir / ".best.tmp.keras"
     model.save(tmp)
@@ -142,17 +168,34 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
     what = "the best network" if choice.k == 1 else f"the ensemble of {choice.k} networks"
     reporter.report(PhaseStarted(phase=Phase.EVALUATE,
                                  message=f"Measuring {what} on the test rows."))
-    evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
-    project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
-                        evaluation.metrics)
     export_dir = None
-    if export:
-        reporter.report(PhaseStarted(phase=Phase.EXPORT, message=f"Exporting to {export} ..."))
-        export_dir = export_project(project, export, model=model, run=run)["export_dir"]
+    with contextlib.ExitStack() as stack:
+        # The export's fresh process imports TensorFlow while this one evaluates and writes
+        # the SavedModel (mostly one core each: little contention on a small machine).
+        verifier = stack.enter_context(Verifier()) if export else None
+        evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
+        project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
+                            evaluation.metrics)
+        if export:
+            reporter.report(PhaseStarted(phase=Phase.EXPORT,
+                                         message=f"Exporting to {export} ..."))
+            export_dir = export_project(project, export, model=model, run=run,
+                                       verifier=verifier)["export_dir"]
     return SearchFinished(project=str(project.root), reason=str(reason),
                           best_trial_id=result.best_trial_id, best_score=result.best_score,
                           trials=result.completed, metrics=evaluation.metrics,
                           export_dir=export_dir, ensemble_size=choice.k)
+
+
+def training_rows(run: PreparedRun):
+    """The training rows, then the validation rows, as one `hypermodel.Rows` of tensors,
+    made column by column from the frames (no second copy of all the rows as arrays)."""
+    from dlstudio.engine.hypermodel import stack_rows
+
+    frames = [run.parts["train"], run.parts["validation"]]
+    columns = {s.key: (lambda s=s: [column_array(f[s.column], s) for f in frames])
+               for s in run.specs}
+    return stack_rows(columns, [run.y["train"], run.y["validation"]])
 
 
 def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
@@ -162,18 +205,27 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
     return None if models is None else models[0]
 
 
-def refit_all(hypermodel, trials: list, arrays: dict[str, dict[str, np.ndarray]],
-              y: dict[str, np.ndarray], seed: int, reporter: Reporter) -> list | None:
+def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None, seed: int,
+              reporter: Reporter) -> list | None:
     """Each trial's configuration trained again on training + validation rows, for as many
     epochs as it took to reach its best validation score: the best network, or each member of
     an ensemble. More rows usually make a better model; the test rows stay unseen. Reports
-    each epoch as one phase; returns None if Stop was pressed meanwhile."""
-    from dlstudio.engine.hypermodel import make_rows
+    each epoch as one phase; returns None if Stop was pressed meanwhile.
+
+    `arrays`: the model inputs per split, with `y` the targets per split; or the training
+    then validation rows as one `hypermodel.Rows` already (`training_rows`; `y` unused)."""
+    from dlstudio.engine.hypermodel import Rows, stack_rows
     from dlstudio.engine.tf import keras
 
+    if isinstance(arrays, Rows):
+        rows_both = arrays
+    else:
+        rows_both = stack_rows(
+            {k: (lambda k=k: [arrays["train"][k], arrays["validation"][k]])
+             for k in arrays["train"]}, [y["train"], y["validation"]])
     counts = [int(t.best_step) + 1 for t in trials]
     epochs = sum(counts)
-    rows = len(y["train"]) + len(y["validation"])
+    rows = len(rows_both)
     if len(trials) == 1:
         batch = trials[0].hyperparameters.values.get("batch_size")
         batches = f", batches of {batch} rows as in the search" if batch else ""
@@ -197,9 +249,6 @@ def refit_all(hypermodel, trials: list, arrays: dict[str, dict[str, np.ndarray]]
             if step < epochs and reporter.should_stop():
                 self.stopped = self.model.stop_training = True
 
-    both = {k: np.concatenate([arrays["train"][k], arrays["validation"][k]])
-            for k in arrays["train"]}
-    rows_both = make_rows(both, np.concatenate([y["train"], y["validation"]]))
     progress = Progress()
     models = []
     for trial, count in zip(trials, counts, strict=True):
@@ -393,7 +442,7 @@ def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
 
 def export_project(project: Project, export_dir: str | Path, model=None,
                    run: PreparedRun | None = None,
-                   formats: str | list[str] | None = None) -> dict[str, Any]:
+                   formats: str | list[str] | None = None, verifier=None) -> dict[str, Any]:
     """Export the project's best model with its card; verified in a fresh process. `formats`
     adds TFLite and ONNX files (`engine/deploy.py`), each verified in its own runtime."""
     from dlstudio.engine.formats import SAVEDMODEL, missing_packages_message, parse_formats
@@ -419,7 +468,8 @@ def export_project(project: Project, export_dir: str | Path, model=None,
     card = model_card(run, evaluation)
     extra = (deploy.artifact_writer(model, run.specs, card, formats)
              if formats != [SAVEDMODEL] else None)
-    result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra)
+    result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra,
+                             verifier=verifier)
     result["ensemble_size"] = len(card.ensemble) or 1
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
                                                        "curl_example", "python_example",

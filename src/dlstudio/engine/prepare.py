@@ -52,6 +52,16 @@ class PreparedRun:
         return cls(project, config, get_template(config.template), task, schema,
                    feature_specs(schema), project.load_split())
 
+    def drop_parts(self, *names: str) -> None:
+        """Free the frames `names` (and their arrays) once the model's tensors hold those rows
+        (`pipeline.search`): the targets `y` of every split stay; `arrays` then covers the
+        parts left."""
+        self.y     # noqa: B018  (settled before the frames go)
+        self.parts = {k: v for k, v in self.parts.items() if k not in names}
+        if "arrays" in self.__dict__:
+            self.__dict__["arrays"] = {k: v for k, v in self.arrays.items() if k not in names}
+        release_memory()
+
     @cached_property
     def arrays(self) -> dict[str, dict[str, np.ndarray]]:
         """Model inputs per split: one [N, 1] array per input column."""

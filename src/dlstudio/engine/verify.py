@@ -2,11 +2,15 @@
 
     python -m dlstudio.engine.verify EXPORT_DIR INPUTS.json OUTPUTS.json
     python -m dlstudio.engine.verify artifact REQUEST.json OUTPUTS.json
+    python -m dlstudio.engine.verify --wait       (then one of the above as a JSON list on stdin)
 
 The first reloads the SavedModel with TensorFlow. The second runs a TFLite or ONNX artefact in
 its own runtime (ai-edge-litert, onnxruntime) without importing TensorFlow, through the bundle's
 own `preprocess.py` for a network core (see `engine/deploy.py`): on all rows at once and on the
 first row alone.
+
+`--wait` imports TensorFlow first and then reads its arguments from stdin: the export starts it
+ahead (`export.Verifier`), so that the import's seconds pass while the SavedModel is written.
 
 Started through `export.run_verifier` (`dlstudio.fresh.module_command`), which also works in the
 frozen app.
@@ -93,6 +97,13 @@ def run_artifact(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--wait":
+        from dlstudio.engine.tf import tf
+        tf.constant([1.0]) + 1.0           # TensorFlow's runtime starts on its first op
+        line = sys.stdin.readline()
+        if not line.strip():               # the export was abandoned (or its process died)
+            return 0
+        argv = [str(a) for a in json.loads(line)]
     if argv[0] == "artifact":
         request = json.loads(Path(argv[1]).read_text())
         Path(argv[2]).write_text(json.dumps(run_artifact(request)))
