@@ -17,6 +17,7 @@ from dlstudio.engine.hypermodel import (
     CHAR_NGRAMS,
     StudioHyperModel,
     TrainingStats,
+    batches,
     make_rows,
     predict,
     sequence_length,
@@ -114,3 +115,31 @@ def test_sequence_length_follows_the_texts():
     lengths = [" ".join(["w"] * n) for n in range(1, 101)]                  # 1..100 words
     assert sequence_length(np.array(lengths)) == 96                         # 95 % -> 95, x8
     assert sequence_length(np.array([" ".join(["w"] * 5000)] * 10)) == 400  # at most 400
+
+
+def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(text_model):
+    """`fit` vectorises each split once and trains the layers after the preprocessing on the
+    cached features; the same network trained the slow way (raw text through the whole model
+    every batch) ends with the same weights, and callbacks see the whole model."""
+    hypermodel, hp, _, df, y = text_model
+    rows = make_rows({"review": df[["review"]].to_numpy().astype(object)}, y)
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model)
+
+    keras.utils.set_random_seed(0)
+    fast = hypermodel.build(hp)
+    hypermodel.fit(hp, fast, rows, validation_data=rows, epochs=2, verbose=0,
+                   callbacks=[Watch()])
+    assert seen == [fast, fast]
+    assert len(rows._text_features) == 1           # the features of one setting, cached
+    keras.utils.set_random_seed(0)
+    slow = hypermodel.build(hp)
+    slow.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
+             shuffle=False, verbose=0)
+    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    raw = {"review": df[["review"]].to_numpy().astype(object)}
+    np.testing.assert_allclose(predict(fast, raw), predict(slow, raw), atol=1e-5)

@@ -463,6 +463,10 @@ class StudioHyperModel(kt.HyperModel):
         sizes = self.batch_sizes()
         batch_size = hp.Choice("batch_size", sizes, default=sizes[0])
         class_weight = self.class_weight(hp)
+        core = text_core(model, self.stats.specs)
+        if core is not None:
+            return fit_on_text_features(model, core, x, validation_data, batch_size,
+                                        self.seed, class_weight, self.stats.task, **kwargs)
         train = batches(x, batch_size, shuffle_seed=self.seed)
         val = (batches(validation_data, max(1024, batch_size))
                if validation_data is not None else None)
@@ -530,3 +534,197 @@ def predict(model: keras.Model, arrays: dict[str, np.ndarray],
     if not out:
         return np.zeros((0, *model.outputs[0].shape[1:]), dtype=np.float32)
     return np.concatenate(out)
+
+
+# -- text features computed once per split ------------------------------------------------------
+# A text model's preprocessing (TextVectorization, TF-IDF weighting, unit length) has no weights
+# to learn, and vectorising strings (character n-grams above all) is most of the cost of a step.
+# So `fit` runs it once per split and setting and trains the rest of the network (the "core",
+# which shares its layers, hence its weights, with the whole model) on the cached features. The
+# model itself is not changed: it still reads raw text, and saves and exports as before.
+
+TEXT_CUT_SUFFIXES = ("_words_and_chars", "_l2", "_bag", "_tokens")   # the first one present
+SPARSE_MIN_WIDTH = 512          # wider float features are cached sparse, densified per batch
+VECTORISE_CHUNK = 128
+CACHED_SETTINGS = 1             # feature sets kept per split (the refit and later trials differ)
+
+
+@dataclass
+class TextCore:
+    """The trainable part of a text model: `model` reads [features of each text column (the
+    output of its last preprocessing layer), raw other columns] in `keys` order."""
+
+    model: Any
+    keys: list[str]
+    cuts: dict[str, Any]           # text column -> its features' tensor in the whole model
+    signature: tuple
+
+
+def text_core(model: keras.Model, specs: list[FeatureSpec]) -> TextCore | None:
+    """The core of `model` when every text column goes through preprocessing layers DL Studio
+    names (`_bag`, `_embedded_tokens`); None when the model has no text or another shape."""
+    texts = [s.key for s in specs if s.role is Role.TEXT]
+    if not texts:
+        return None
+    names = {layer.name: layer for layer in model.layers}
+    cuts: dict[str, Any] = {}
+    for key in texts:
+        layer = next((names[key + suffix] for suffix in TEXT_CUT_SUFFIXES
+                      if key + suffix in names), None)
+        if layer is None or len(layer._inbound_nodes) != 1:
+            return None
+        cuts[key] = layer.output
+    inputs = dict(zip([t.name for t in model.inputs], model.inputs, strict=True))
+    keys = [s.key for s in specs]
+    if set(keys) != set(inputs):
+        return None
+    try:
+        core = keras.Model([cuts.get(k, inputs[k]) for k in keys], model.outputs,
+                           name="dlstudio_text_core")
+    except ValueError:
+        return None
+    # The features depend on the preprocessing layers' settings (vocabulary, weighting).
+    signature = tuple(sorted(
+        (layer.name, type(layer).__name__, _layer_setting(layer))
+        for layer in model.layers if not layer.trainable_weights and layer.name.startswith(
+            tuple(texts))))
+    return TextCore(core, keys, cuts, signature)
+
+
+def _layer_setting(layer) -> str:
+    if isinstance(layer, keras.layers.TextVectorization):
+        cfg = layer.get_config()
+        return repr((cfg.get("ngrams"), cfg.get("split"), cfg.get("output_mode"),
+                     cfg.get("output_sequence_length"), layer.vocabulary_size()))
+    if isinstance(layer, SublinearTfIdf):
+        return repr(len(layer.idf))
+    return ""
+
+
+def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, Any]:
+    """The cached inputs of `core` for `rows`: per text column its features (float features
+    wider than SPARSE_MIN_WIDTH as two ragged tensors, `key:ids` and `key:values`, holding the
+    non-zero columns), other columns as given."""
+    cache = rows.__dict__.setdefault("_text_features", {})
+    if core.signature in cache:
+        return cache[core.signature]
+    out: dict[str, Any] = {}
+    n = len(rows)
+    for key in core.keys:
+        if key not in core.cuts:
+            out[key] = rows.features[key]
+            continue
+        pre = keras.Model(_input(model, key), core.cuts[key])
+        wide = pre.output.dtype.startswith("float") and pre.output.shape[-1] >= SPARSE_MIN_WIDTH
+        text = rows.features[key]
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *text.shape[1:]], text.dtype)])
+        def vectorise(t, pre=pre, wide=wide):
+            f = pre(t, training=False)
+            if not wide:
+                return f, f
+            where = tf.where(f != 0)
+            return where, tf.gather_nd(f, where)
+
+        chunks = [vectorise(text[start:start + VECTORISE_CHUNK])
+                  for start in range(0, n, VECTORISE_CHUNK)]
+        if not wide:
+            out[key] = tf.concat([c[0] for c in chunks], axis=0)
+            continue
+        ids, values = [], []
+        for start, (where, vals) in zip(range(0, n, VECTORISE_CHUNK), chunks, strict=True):
+            size = min(VECTORISE_CHUNK, n - start)
+            ids.append(tf.RaggedTensor.from_value_rowids(
+                tf.cast(where[:, 1], tf.int32), where[:, 0], nrows=size))
+            values.append(tf.RaggedTensor.from_value_rowids(vals, where[:, 0], nrows=size))
+        out[f"{key}:ids"] = tf.concat(ids, axis=0)
+        out[f"{key}:values"] = tf.concat(values, axis=0)
+    while len(cache) >= CACHED_SETTINGS:
+        cache.pop(next(iter(cache)))
+    cache[core.signature] = out
+    return out
+
+
+def _input(model: keras.Model, key: str):
+    return next(t for t in model.inputs if t.name == key)
+
+
+def _feature_batches(core: TextCore, features: dict[str, Any], y, batch_size: int,
+                     shuffle_seed: int | None):
+    """`batches` of the cached features, the sparse ones made dense again per batch, as the
+    tuple of inputs `core.model` takes."""
+    widths = {key: int(core.cuts[key].shape[-1]) for key in core.cuts}
+    # The first value sets the number of rows in `batches`: put a plain tensor or the ids first.
+    data = batches(Rows(features, y), batch_size, shuffle_seed=shuffle_seed)
+
+    def densify(feats, *target):
+        inputs = []
+        for key in core.keys:
+            if f"{key}:ids" in feats:
+                ids, values = feats[f"{key}:ids"], feats[f"{key}:values"]
+                where = tf.stack([tf.cast(ids.value_rowids(), tf.int64),
+                                  tf.cast(ids.flat_values, tf.int64)], axis=1)
+                inputs.append(tf.scatter_nd(
+                    where, values.flat_values,
+                    tf.stack([ids.nrows(), tf.constant(widths[key], tf.int64)])))
+            else:
+                inputs.append(feats[key])
+        inputs = tuple(inputs) if len(inputs) > 1 else inputs[0]
+        return (inputs, *target) if target else inputs
+
+    return data.map(densify, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class _OnWholeModel(keras.callbacks.Callback):
+    """Passes the core's training events to a callback that sees the whole model (checkpoints,
+    early stopping with restored weights, stop requests)."""
+
+    def __init__(self, inner, whole: keras.Model, core: keras.Model):
+        super().__init__()
+        self.inner, self.whole, self.core = inner, whole, core
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.inner.set_model(self.whole)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.inner.set_params(params)
+
+    def _sync(self):
+        if getattr(self.whole, "stop_training", False):
+            self.core.stop_training = True
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        getattr(self.inner, name)(*args, **kwargs)
+        self._sync()
+    hook.__name__ = name
+    return hook
+
+
+for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(_OnWholeModel, _hook, _forward(_hook))
+
+
+def fit_on_text_features(model: keras.Model, core: TextCore, x: Rows,
+                         validation_data: Rows | None, batch_size: int, seed: int,
+                         class_weight, task: TaskType, callbacks=None, **kwargs):
+    """`StudioHyperModel.fit` for a text model: trains `core` (hence `model`, whose layers it
+    shares) on features vectorised once per split."""
+    core.model.compile(optimizer=model.optimizer, loss=model.loss,
+                       metrics=compile_metrics(task),
+                       steps_per_execution=STEPS_PER_EXECUTION)
+    train = _feature_batches(core, _text_features(model, core, x), x.y, batch_size, seed)
+    val = None
+    if validation_data is not None:
+        val = _feature_batches(core, _text_features(model, core, validation_data),
+                               validation_data.y, min(max(512, batch_size), 1024), None)
+    model.stop_training = False
+    wrapped = [_OnWholeModel(cb, model, core.model) for cb in (callbacks or [])]
+    return core.model.fit(train, validation_data=val, class_weight=class_weight,
+                          shuffle=False, callbacks=wrapped, **kwargs)
