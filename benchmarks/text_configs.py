@@ -43,6 +43,11 @@ from quality import TASKS, split  # noqa: E402
 # name -> hyper-parameter values (the rest: the hypermodel's defaults)
 CONFIGS: dict[str, dict] = {
     "default": {},                       # the first trial of a search: the hypermodel's defaults
+    "default_dropout0.3": {"dropout": 0.3},
+    "default_nb": {"bag_weighting": "nb_sublinear_tf_idf"},
+    "default_nb_dropout0.5": {"bag_weighting": "nb_sublinear_tf_idf", "dropout": 0.5},
+    "default_dropout0.5": {"dropout": 0.5},
+    "default_dropout0.5_lr3e-3": {"dropout": 0.5, "learning_rate": 3e-3},
     "words_multi_hot": {"text_model": "bag", "bag_weighting": "multi_hot",
                         "bag_char_ngrams": False},
     "words_tf_idf": {"text_model": "bag", "bag_weighting": "tf_idf", "bag_char_ngrams": False},

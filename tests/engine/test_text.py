@@ -48,7 +48,7 @@ def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_m
     _, hp, model, _, _ = text_model
     assert {k: hp.values[k] for k in ("text_model", "bag_ngrams", "bag_weighting",
                                       "bag_char_ngrams", "layers")} == {
-        "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "sublinear_tf_idf",
+        "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "nb_sublinear_tf_idf",
         "bag_char_ngrams": True, "layers": 0}
     assert hp.values["learning_rate"] == pytest.approx(1e-2)
     names = {layer.name for layer in model.layers}
@@ -89,9 +89,18 @@ def test_the_bag_is_reproduced_in_numpy_from_the_layers(text_model):
                        model.get_layer("review_char_tf_idf"))
     assert model.get_layer("review_char_ngrams").get_config()["ngrams"] == CHAR_NGRAMS
     np.testing.assert_allclose(got, np.concatenate([words, chars], axis=1), atol=1e-5)
-    # idf follows Keras' formula on the training texts; unknown tokens weigh nothing.
-    idf = np.asarray(model.get_layer("review_tf_idf").idf)
-    assert idf[0] == 0 and math.isclose(idf.max(), math.log1p(len(df) / 2), rel_tol=1e-6)
+    # idf follows Keras' formula on the training texts; unknown tokens weigh nothing. With two
+    # classes the first trial multiplies it by |NB log-count ratio| of the column.
+    hypermodel, hp, _, _, y = text_model
+    vectorizer = model.get_layer("review_ngrams")
+    plain = np.asarray(hypermodel._idf("review", hp.values["bag_max_tokens"], 2))
+    assert plain[0] == 0 and math.isclose(plain.max(), math.log1p(len(df) / 2), rel_tol=1e-6)
+    hot = np.asarray(keras.layers.TextVectorization(
+        vocabulary=vectorizer.get_vocabulary()[1:], ngrams=2, output_mode="multi_hot")(
+        df["review"].to_numpy()))
+    p, q = 1 + hot[y == 1].sum(axis=0), 1 + hot[y == 0].sum(axis=0)
+    ratio = np.abs(np.log(p / p.sum()) - np.log(q / q.sum()))
+    np.testing.assert_allclose(model.get_layer("review_tf_idf").idf, plain * ratio, rtol=1e-5)
 
 
 def test_the_other_weightings_build_and_tf_idf_learns(text_model):
