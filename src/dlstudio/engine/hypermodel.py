@@ -587,10 +587,13 @@ class TextCore:
 
 
 def text_core(model: keras.Model, specs: list[FeatureSpec]) -> TextCore | None:
-    """The core of `model` when every text column goes through preprocessing layers DL Studio
-    names (`_bag`, `_embedded_tokens`); None when the model has no text or another shape."""
+    """The core of `model` when all its columns are texts, each going through preprocessing
+    layers DL Studio names (`_bag`, `_embedded_tokens`); None otherwise (tables with a text
+    column train on raw values as before)."""
     texts = [s.key for s in specs if s.role is Role.TEXT]
-    if not texts:
+    if not texts or len(texts) != len(specs):
+        # Text columns only: a core that also read raw columns (an Input beside cut tensors)
+        # would leave nodes in the shared layers that break saving the whole model.
         return None
     names = {layer.name: layer for layer in model.layers}
     cuts: dict[str, Any] = {}
@@ -631,7 +634,10 @@ def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, 
     """The cached inputs of `core` for `rows`: per text column its features (float features
     wider than SPARSE_MIN_WIDTH as two ragged tensors, `key:ids` and `key:values`, holding the
     non-zero columns), other columns as given."""
-    cache = rows.__dict__.setdefault("_text_features", {})
+    try:                      # kept with the rows: the search passes the same rows every trial
+        cache = vars(rows).setdefault("_text_features", {})
+    except TypeError:         # rows without a __dict__: vectorised once per fit
+        cache = {}
     if core.signature in cache:
         return cache[core.signature]
     out: dict[str, Any] = {}
