@@ -625,8 +625,8 @@ def _layer_setting(layer) -> str:
         cfg = layer.get_config()
         return repr((cfg.get("ngrams"), cfg.get("split"), cfg.get("output_mode"),
                      cfg.get("output_sequence_length"), layer.vocabulary_size()))
-    if isinstance(layer, SublinearTfIdf):
-        return repr(len(layer.idf))
+    if isinstance(layer, SublinearTfIdf):         # plain or NB-weighted: the values differ
+        return repr((len(layer.idf), hash(tuple(layer.idf))))
     return ""
 
 
