@@ -338,8 +338,9 @@ def run_dlstudio(task: Task, train_csv: Path, test_x_csv: Path, y_test: pd.Serie
     out["seconds"] = round(out["run"]["seconds"] + out["predict"]["seconds"], 2)
     final = out["run"].get("final_event", {})
     out["trials"] = final.get("trials")
-    # The ensemble work (issue 10, part A) may add an "ensemble" field to search_finished.
-    out["model"] = "ensemble" if final.get("ensemble") else "single network"
+    # search_finished says how many networks the final model averages (engine/ensemble.py).
+    size = int(final.get("ensemble_size") or 1)
+    out["model"] = f"ensemble of {size}" if size > 1 else "single network"
 
     preds = pd.read_csv(preds_csv)
     if len(preds) != len(y_test):
@@ -409,6 +410,27 @@ def _cell(entry: dict[str, Any] | None) -> str:
     if "value" not in entry:
         return "FAILED"
     return f"{entry['value']:.3f} ({entry.get('seconds', 0):.0f} s)"
+
+
+def merge_rows(old: str, new: str, results: dict[str, Any]) -> str:
+    """`old` (an earlier RESULTS.md) with the table rows of the tasks in `results` replaced by
+    their rows in `new` (or added at the end of the table), a line saying so after the table,
+    and everything else (other tasks' rows, notes) kept."""
+    titles = [res["title"] for res in results["tasks"].values()]
+    fresh = {t: next(ln for ln in new.splitlines() if ln.startswith(f"| {t} |")) for t in titles}
+    lines, out, done = old.splitlines(), [], set()
+    for i, line in enumerate(lines):
+        title = next((t for t in titles if line.startswith(f"| {t} |")), None)
+        out.append(fresh[title] if title else line)
+        done |= {title} if title else set()
+        ends_table = line.startswith("|") and (i + 1 == len(lines)
+                                               or not lines[i + 1].startswith("|"))
+        if ends_table:
+            out.extend(fresh[t] for t in titles if t not in done)
+            done |= set(titles)
+            out.append(f"\nRows of {', '.join(titles)}: run started {results['started']} "
+                       f"(quality.py --only), seed {results['seed']}; the other rows as above.")
+    return "\n".join(out) + "\n"
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -511,8 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     results["tasks"] = {name: results["tasks"][name] for name in TASKS
                         if name in results["tasks"]}
     print_table(results)
+    markdown = results_markdown(results)
+    if args.only and args.results_md.exists():      # keep the other tasks' rows
+        markdown = merge_rows(args.results_md.read_text(encoding="utf-8"), markdown, results)
     for path, text in ((args.output, json.dumps(results, indent=2) + "\n"),
-                       (args.results_md, results_markdown(results))):
+                       (args.results_md, markdown)):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = path.with_name(path.name + ".tmp")
         tmp_out.write_text(text, encoding="utf-8")

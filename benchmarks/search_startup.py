@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--task", default="film-reviews",
                         choices=[n for n, t in TASKS.items() if t.kind == "text"])
+    parser.add_argument("--sides", nargs="+", choices=["before", "after"],
+                        default=["before", "after"],
+                        help="which sides to run (one, to compare checkouts via PYTHONPATH)")
     parser.add_argument("--output", type=Path,
                         default=ROOT / "benchmarks" / "results" / "search_startup.json")
     args = parser.parse_args(argv)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                                         TaskType.MULTICLASS, len(classes))
     template = get_template(task.template)
     results = {"task": args.task, "trials": args.trials, "epochs": args.epochs}
-    for side in ("before", "after"):
+    for side in args.sides:
         results[side] = measure(side, stats, template, rows(fit_part), rows(val_part),
                                 args.trials, args.epochs)
         print(side, json.dumps(results[side]), flush=True)

@@ -17,6 +17,7 @@ from dlstudio.engine.hypermodel import (
     CHAR_NGRAMS,
     StudioHyperModel,
     TrainingStats,
+    batches,
     make_rows,
     predict,
     sequence_length,
@@ -47,7 +48,7 @@ def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_m
     _, hp, model, _, _ = text_model
     assert {k: hp.values[k] for k in ("text_model", "bag_ngrams", "bag_weighting",
                                       "bag_char_ngrams", "layers")} == {
-        "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "sublinear_tf_idf",
+        "text_model": "bag", "bag_ngrams": 2, "bag_weighting": "nb_sublinear_tf_idf",
         "bag_char_ngrams": True, "layers": 0}
     assert hp.values["learning_rate"] == pytest.approx(1e-2)
     names = {layer.name for layer in model.layers}
@@ -88,9 +89,18 @@ def test_the_bag_is_reproduced_in_numpy_from_the_layers(text_model):
                        model.get_layer("review_char_tf_idf"))
     assert model.get_layer("review_char_ngrams").get_config()["ngrams"] == CHAR_NGRAMS
     np.testing.assert_allclose(got, np.concatenate([words, chars], axis=1), atol=1e-5)
-    # idf follows Keras' formula on the training texts; unknown tokens weigh nothing.
-    idf = np.asarray(model.get_layer("review_tf_idf").idf)
-    assert idf[0] == 0 and math.isclose(idf.max(), math.log1p(len(df) / 2), rel_tol=1e-6)
+    # idf follows Keras' formula on the training texts; unknown tokens weigh nothing. With two
+    # classes the first trial multiplies it by |NB log-count ratio| of the column.
+    hypermodel, hp, _, _, y = text_model
+    vectorizer = model.get_layer("review_ngrams")
+    plain = np.asarray(hypermodel._idf("review", hp.values["bag_max_tokens"], 2))
+    assert plain[0] == 0 and math.isclose(plain.max(), math.log1p(len(df) / 2), rel_tol=1e-6)
+    hot = np.asarray(keras.layers.TextVectorization(
+        vocabulary=vectorizer.get_vocabulary()[1:], ngrams=2, output_mode="multi_hot")(
+        df["review"].to_numpy()))
+    p, q = 1 + hot[y == 1].sum(axis=0), 1 + hot[y == 0].sum(axis=0)
+    ratio = np.abs(np.log(p / p.sum()) - np.log(q / q.sum()))
+    np.testing.assert_allclose(model.get_layer("review_tf_idf").idf, plain * ratio, rtol=1e-5)
 
 
 def test_the_other_weightings_build_and_tf_idf_learns(text_model):
@@ -114,3 +124,31 @@ def test_sequence_length_follows_the_texts():
     lengths = [" ".join(["w"] * n) for n in range(1, 101)]                  # 1..100 words
     assert sequence_length(np.array(lengths)) == 96                         # 95 % -> 95, x8
     assert sequence_length(np.array([" ".join(["w"] * 5000)] * 10)) == 400  # at most 400
+
+
+def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(text_model):
+    """`fit` vectorises each split once and trains the layers after the preprocessing on the
+    cached features; the same network trained the slow way (raw text through the whole model
+    every batch) ends with the same weights, and callbacks see the whole model."""
+    hypermodel, hp, _, df, y = text_model
+    rows = make_rows({"review": df[["review"]].to_numpy().astype(object)}, y)
+    seen = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(self.model)
+
+    keras.utils.set_random_seed(0)
+    fast = hypermodel.build(hp)
+    hypermodel.fit(hp, fast, rows, validation_data=rows, epochs=2, verbose=0,
+                   callbacks=[Watch()])
+    assert seen == [fast, fast]
+    assert len(rows._text_features) == 1           # the features of one setting, cached
+    keras.utils.set_random_seed(0)
+    slow = hypermodel.build(hp)
+    slow.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
+             shuffle=False, verbose=0)
+    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    raw = {"review": df[["review"]].to_numpy().astype(object)}
+    np.testing.assert_allclose(predict(fast, raw), predict(slow, raw), atol=1e-5)

@@ -34,10 +34,12 @@ STEPS_PER_EXECUTION = 32                 # batches per call into TensorFlow (one
 
 # Text. The bag's defaults (its first trial) are the strongest configuration measured on the
 # benchmark's text sets (benchmarks/RESULTS.md): word 1-2-grams beside character 2-5-grams, each
-# weighted by sub-linear TF-IDF and scaled to unit length, straight into the output layer.
+# weighted by sub-linear TF-IDF (with two classes, times the naive-Bayes log-count ratio) and
+# scaled to unit length, straight into the output layer.
 TEXT_ARCHITECTURES = ("bag", "cnn", "rnn")
 DEFAULT_TEXT_ARCHITECTURES = ("bag", "cnn")   # the recurrent one is opt-in: see README
 TEXT_WEIGHTINGS = ("sublinear_tf_idf", "tf_idf", "multi_hot")
+NB_WEIGHTING = "nb_sublinear_tf_idf"     # two classes only: times |NB log-count ratio|
 BAG_LEARNING_RATE = 1e-2     # the bag's first trial: unit-length TF-IDF into a linear layer
 CHAR_NGRAMS = (2, 3, 4, 5)
 CHAR_MAX_TOKENS = 30000
@@ -148,6 +150,7 @@ class TrainingStats:
     target_mean: float = 0.0
     target_std: float = 1.0
     rows: int = 0                      # training rows; the batch sizes searched follow it
+    labels: np.ndarray | None = None   # class of each training row (for the text bag's NB ratio)
 
     @classmethod
     def from_training(cls, train: pd.DataFrame, specs: list[FeatureSpec], y: np.ndarray,
@@ -173,6 +176,7 @@ class TrainingStats:
             stats.target_std = float(np.std(y)) or 1.0
         else:
             stats.class_counts = np.bincount(y.astype(int), minlength=n_classes).tolist()
+            stats.labels = y.astype(int)
         return stats
 
     @property
@@ -238,6 +242,13 @@ class StudioHyperModel(kt.HyperModel):
             hi *= scale
         lo = min(lo, hi)
         return lo, hi, min(max(BASE_LEARNING_RATE * scale, lo), hi)
+
+    def _text_weightings(self) -> list[str]:
+        """The bag's weightings, the default first. With two classes the default is sub-linear
+        TF-IDF times the NB log-count ratio (see `_idf`): on the film-review snippets it beat
+        plain sub-linear TF-IDF (benchmarks/RESULTS.md)."""
+        two = self.stats.n_classes == 2 and self.stats.task is not TaskType.REGRESSION
+        return [NB_WEIGHTING, *TEXT_WEIGHTINGS] if two else list(TEXT_WEIGHTINGS)
 
     def _text_architectures(self) -> list[str]:
         archs = [a for a in self.space.get("text_architectures", DEFAULT_TEXT_ARCHITECTURES)
@@ -343,9 +354,14 @@ class StudioHyperModel(kt.HyperModel):
                                            if t not in ("", "[UNK]")]
         return self._text_vocab[cache_key]
 
-    def _idf(self, key: str, max_tokens: int, ngrams, split: str = "whitespace") -> list[float]:
+    def _idf(self, key: str, max_tokens: int, ngrams, split: str = "whitespace",
+             nb: bool = False) -> list[float]:
         """Inverse document frequency of each output column of the bag (column 0: unknown
-        tokens, weight 0), Keras' formula ln(1 + docs / (1 + docs with the term))."""
+        tokens, weight 0), Keras' formula ln(1 + docs / (1 + docs with the term)). With `nb`
+        (two classes), times the magnitude of the naive-Bayes log-count ratio of the column,
+        |ln((1 + docs of class 1 with it) / (1 + docs of class 0 with it)) - ln(n1 / n0)|
+        (n_c: the smoothed totals; Wang and Manning 2012), which weighs n-grams by how much
+        they tell the classes apart."""
         if self.declaring:
             return [0.0, 1.0]
         cache_key = (key, max_tokens, ngrams, split)
@@ -353,13 +369,22 @@ class StudioHyperModel(kt.HyperModel):
             vocab = self._vocabulary(key, max_tokens, ngrams, split)
             layer = self._vectorizer(split, ngrams, vocabulary=vocab, output_mode="multi_hot")
             texts = self.stats.texts[key]
+            labels = self.stats.labels
             df = np.zeros(len(vocab) + 1)
+            df_class = np.zeros((2, len(vocab) + 1))
             for start in range(0, len(texts), 1024):
-                df += np.asarray(layer(tf.constant(texts[start:start + 1024]))).sum(axis=0)
+                hot = np.asarray(layer(tf.constant(texts[start:start + 1024])))
+                df += hot.sum(axis=0)
+                if labels is not None and self.stats.n_classes == 2:
+                    part = labels[start:start + 1024]
+                    df_class[1] += hot[part == 1].sum(axis=0)
+                    df_class[0] += hot[part == 0].sum(axis=0)
             idf = np.log1p(len(texts) / (1.0 + df))
             idf[0] = 0.0
-            self._text_idf[cache_key] = idf.tolist()
-        return self._text_idf[cache_key]
+            p, q = 1.0 + df_class[1], 1.0 + df_class[0]
+            ratio = np.abs(np.log(p / p.sum()) - np.log(q / q.sum()))
+            self._text_idf[cache_key] = (idf.tolist(), (idf * ratio).tolist())
+        return self._text_idf[cache_key][1 if nb else 0]
 
     def _bag(self, s: FeatureSpec, x, max_tokens: int, ngrams, weighting: str, split: str,
              name: str):
@@ -379,8 +404,9 @@ class StudioHyperModel(kt.HyperModel):
         bag = keras.layers.Reshape((bag.shape[-1],), name=f"{name}_flat")(bag)
         if weighting == "multi_hot":
             return ToFloat(name=f"{name}_bag")(bag)
-        if weighting == "sublinear_tf_idf":
-            bag = SublinearTfIdf(self._idf(s.key, max_tokens, ngrams, split),
+        if weighting in ("sublinear_tf_idf", NB_WEIGHTING):
+            bag = SublinearTfIdf(self._idf(s.key, max_tokens, ngrams, split,
+                                           nb=weighting == NB_WEIGHTING),
                                  name=f"{name}_tf_idf")(bag)
         return keras.layers.UnitNormalization(name=f"{name}_l2")(bag)
 
@@ -389,8 +415,8 @@ class StudioHyperModel(kt.HyperModel):
             with hp.conditional_scope("text_model", ["bag"]):
                 max_tokens = hp.Choice("bag_max_tokens", [5000, 20000], default=20000)
                 ngrams = hp.Choice("bag_ngrams", [1, 2], default=2)
-                weighting = hp.Choice("bag_weighting", list(TEXT_WEIGHTINGS),
-                                      default=TEXT_WEIGHTINGS[0])
+                weighting = hp.Choice("bag_weighting", self._text_weightings(),
+                                      default=self._text_weightings()[0])
                 chars = hp.Boolean("bag_char_ngrams", default=True)
             words = self._bag(s, x, max_tokens, ngrams, weighting, "whitespace", s.key)
             if not chars:
@@ -463,6 +489,10 @@ class StudioHyperModel(kt.HyperModel):
         sizes = self.batch_sizes()
         batch_size = hp.Choice("batch_size", sizes, default=sizes[0])
         class_weight = self.class_weight(hp)
+        core = text_core(model, self.stats.specs)
+        if core is not None:
+            return fit_on_text_features(model, core, x, validation_data, batch_size,
+                                        self.seed, class_weight, self.stats.task, **kwargs)
         train = batches(x, batch_size, shuffle_seed=self.seed)
         val = (batches(validation_data, max(1024, batch_size))
                if validation_data is not None else None)
@@ -613,3 +643,203 @@ def predict(model: keras.Model, arrays: dict[str, np.ndarray] | Rows,
     if not out:
         return np.zeros((0, *model.outputs[0].shape[1:]), dtype=np.float32)
     return np.concatenate(out)
+
+
+# -- text features computed once per split ------------------------------------------------------
+# A text model's preprocessing (TextVectorization, TF-IDF weighting, unit length) has no weights
+# to learn, and vectorising strings (character n-grams above all) is most of the cost of a step.
+# So `fit` runs it once per split and setting and trains the rest of the network (the "core",
+# which shares its layers, hence its weights, with the whole model) on the cached features. The
+# model itself is not changed: it still reads raw text, and saves and exports as before.
+
+TEXT_CUT_SUFFIXES = ("_words_and_chars", "_l2", "_bag", "_tokens")   # the first one present
+SPARSE_MIN_WIDTH = 512          # wider float features are cached sparse, densified per batch
+VECTORISE_CHUNK = 128
+CACHED_SETTINGS = 1             # feature sets kept per split (the refit and later trials differ)
+
+
+@dataclass
+class TextCore:
+    """The trainable part of a text model: `model` reads [features of each text column (the
+    output of its last preprocessing layer), raw other columns] in `keys` order."""
+
+    model: Any
+    keys: list[str]
+    cuts: dict[str, Any]           # text column -> its features' tensor in the whole model
+    signature: tuple
+
+
+def text_core(model: keras.Model, specs: list[FeatureSpec]) -> TextCore | None:
+    """The core of `model` when all its columns are texts, each going through preprocessing
+    layers DL Studio names (`_bag`, `_embedded_tokens`); None otherwise (tables with a text
+    column train on raw values as before)."""
+    texts = [s.key for s in specs if s.role is Role.TEXT]
+    if not texts or len(texts) != len(specs):
+        # Text columns only: a core that also read raw columns (an Input beside cut tensors)
+        # would leave nodes in the shared layers that break saving the whole model.
+        return None
+    names = {layer.name: layer for layer in model.layers}
+    cuts: dict[str, Any] = {}
+    for key in texts:
+        layer = next((names[key + suffix] for suffix in TEXT_CUT_SUFFIXES
+                      if key + suffix in names), None)
+        if layer is None or len(layer._inbound_nodes) != 1:
+            return None
+        cuts[key] = layer.output
+    inputs = dict(zip([t.name for t in model.inputs], model.inputs, strict=True))
+    keys = [s.key for s in specs]
+    if set(keys) != set(inputs):
+        return None
+    try:
+        core = keras.Model([cuts.get(k, inputs[k]) for k in keys], model.outputs,
+                           name="dlstudio_text_core")
+    except ValueError:
+        return None
+    # The features depend on the preprocessing layers' settings (vocabulary, weighting).
+    signature = tuple(sorted(
+        (layer.name, type(layer).__name__, _layer_setting(layer))
+        for layer in model.layers if not layer.trainable_weights and layer.name.startswith(
+            tuple(texts))))
+    return TextCore(core, keys, cuts, signature)
+
+
+def _layer_setting(layer) -> str:
+    if isinstance(layer, keras.layers.TextVectorization):
+        cfg = layer.get_config()
+        return repr((cfg.get("ngrams"), cfg.get("split"), cfg.get("output_mode"),
+                     cfg.get("output_sequence_length"), layer.vocabulary_size()))
+    if isinstance(layer, SublinearTfIdf):         # plain or NB-weighted: the values differ
+        return repr((len(layer.idf), hash(tuple(layer.idf))))
+    return ""
+
+
+def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, Any]:
+    """The cached inputs of `core` for `rows`: per text column its features (float features
+    wider than SPARSE_MIN_WIDTH as two ragged tensors, `key:ids` and `key:values`, holding the
+    non-zero columns), other columns as given."""
+    try:                      # kept with the rows: the search passes the same rows every trial
+        cache = vars(rows).setdefault("_text_features", {})
+    except TypeError:         # rows without a __dict__: vectorised once per fit
+        cache = {}
+    if core.signature in cache:
+        return cache[core.signature]
+    out: dict[str, Any] = {}
+    n = len(rows)
+    for key in core.keys:
+        if key not in core.cuts:
+            out[key] = rows.features[key]
+            continue
+        pre = keras.Model(_input(model, key), core.cuts[key])
+        wide = pre.output.dtype.startswith("float") and pre.output.shape[-1] >= SPARSE_MIN_WIDTH
+        text = rows.features[key]
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *text.shape[1:]], text.dtype)])
+        def vectorise(t, pre=pre, wide=wide):
+            f = pre(t, training=False)
+            if not wide:
+                return f, f
+            where = tf.where(f != 0)
+            return where, tf.gather_nd(f, where)
+
+        chunks = [vectorise(text[start:start + VECTORISE_CHUNK])
+                  for start in range(0, n, VECTORISE_CHUNK)]
+        if not wide:
+            out[key] = tf.concat([c[0] for c in chunks], axis=0)
+            continue
+        ids, values = [], []
+        for start, (where, vals) in zip(range(0, n, VECTORISE_CHUNK), chunks, strict=True):
+            size = min(VECTORISE_CHUNK, n - start)
+            ids.append(tf.RaggedTensor.from_value_rowids(
+                tf.cast(where[:, 1], tf.int32), where[:, 0], nrows=size))
+            values.append(tf.RaggedTensor.from_value_rowids(vals, where[:, 0], nrows=size))
+        out[f"{key}:ids"] = tf.concat(ids, axis=0)
+        out[f"{key}:values"] = tf.concat(values, axis=0)
+    while len(cache) >= CACHED_SETTINGS:
+        cache.pop(next(iter(cache)))
+    cache[core.signature] = out
+    return out
+
+
+def _input(model: keras.Model, key: str):
+    return next(t for t in model.inputs if t.name == key)
+
+
+def _feature_batches(core: TextCore, features: dict[str, Any], y, batch_size: int,
+                     shuffle_seed: int | None):
+    """`batches` of the cached features, the sparse ones made dense again per batch, as the
+    tuple of inputs `core.model` takes."""
+    widths = {key: int(core.cuts[key].shape[-1]) for key in core.cuts}
+    # The first value sets the number of rows in `batches`: put a plain tensor or the ids first.
+    data = batches(Rows(features, y), batch_size, shuffle_seed=shuffle_seed)
+
+    def densify(feats, *target):
+        inputs = []
+        for key in core.keys:
+            if f"{key}:ids" in feats:
+                ids, values = feats[f"{key}:ids"], feats[f"{key}:values"]
+                where = tf.stack([tf.cast(ids.value_rowids(), tf.int64),
+                                  tf.cast(ids.flat_values, tf.int64)], axis=1)
+                inputs.append(tf.scatter_nd(
+                    where, values.flat_values,
+                    tf.stack([ids.nrows(), tf.constant(widths[key], tf.int64)])))
+            else:
+                inputs.append(feats[key])
+        inputs = tuple(inputs) if len(inputs) > 1 else inputs[0]
+        return (inputs, *target) if target else inputs
+
+    return data.map(densify, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class _OnWholeModel(keras.callbacks.Callback):
+    """Passes the core's training events to a callback that sees the whole model (checkpoints,
+    early stopping with restored weights, stop requests)."""
+
+    def __init__(self, inner, whole: keras.Model, core: keras.Model):
+        super().__init__()
+        self.inner, self.whole, self.core = inner, whole, core
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.inner.set_model(self.whole)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.inner.set_params(params)
+
+    def _sync(self):
+        if getattr(self.whole, "stop_training", False):
+            self.core.stop_training = True
+
+
+def _forward(name):
+    def hook(self, *args, **kwargs):
+        getattr(self.inner, name)(*args, **kwargs)
+        self._sync()
+    hook.__name__ = name
+    return hook
+
+
+for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(_OnWholeModel, _hook, _forward(_hook))
+
+
+def fit_on_text_features(model: keras.Model, core: TextCore, x: Rows,
+                         validation_data: Rows | None, batch_size: int, seed: int,
+                         class_weight, task: TaskType, callbacks=None, **kwargs):
+    """`StudioHyperModel.fit` for a text model: trains `core` (hence `model`, whose layers it
+    shares) on features vectorised once per split."""
+    core.model.compile(optimizer=model.optimizer, loss=model.loss,
+                       metrics=compile_metrics(task),
+                       steps_per_execution=STEPS_PER_EXECUTION)
+    train = _feature_batches(core, _text_features(model, core, x), x.y, batch_size, seed)
+    val = None
+    if validation_data is not None:
+        val = _feature_batches(core, _text_features(model, core, validation_data),
+                               validation_data.y, min(max(512, batch_size), 1024), None)
+    model.stop_training = False
+    wrapped = [_OnWholeModel(cb, model, core.model) for cb in (callbacks or [])]
+    return core.model.fit(train, validation_data=val, class_weight=class_weight,
+                          shuffle=False, callbacks=wrapped, **kwargs)
