@@ -245,9 +245,9 @@ def run_worker(script: Path, args: dict[str, Any], work: Path) -> dict[str, Any]
             # launcher interpreter + importing dlstudio.workers.process
             "launcher_start": r["spawn"] - t0,
             # spawned child: interpreter, engine imports, project folder, read CSV, schema,
-            # split saved to data/*.csv (the first event is sent after that)
+            # split saved to data/*.parquet (the first event is sent after that)
             "child_start_and_prepare": first["time"] - r["spawn"],
-            # TensorFlow/KerasTuner import, split re-read, stats, hypermodel, tuner
+            # TensorFlow/KerasTuner import, stats, hypermodel, tuner
             "imports_and_tuner": started["time"] - first["time"],
             "search": ended[-1]["time"] - started["time"],
             "last_event_delivery": ended[-1]["arrived"] - ended[-1]["time"],

@@ -33,6 +33,13 @@ ratios within one run; absolute times on a shared machine are noisy. From the re
     python benchmarks/scale.py --rows 1000000 --skip-baselines --src /tmp/before/src \
         --output before.json                            # an older checkout (git archive ... src)
     python benchmarks/scale.py --compare before.json after.json   # two saved runs side by side
+    python benchmarks/scale.py --rows 1000000 --prepare-only   # data preparation alone (no TF)
+
+``--prepare-only`` times DL Studio's data preparation alone (``engine.prepare.prepare``: read,
+schema, split, the project's split files) in a fresh process, beside pandas' own ``read_csv`` of
+the same file just before and after it (the target: prepare at most 2x that read), wall and CPU
+time, with each step timed on its own too; with ``--src`` it times an older checkout the same
+way.
 """
 
 from __future__ import annotations
@@ -361,9 +368,10 @@ HGB_SCRIPT = textwrap.dedent("""
 # DL Studio's data preparation alone (no TensorFlow), in a fresh process: pandas' own read of
 # the file, then each step of engine.prepare.prepare timed, and the process's peak memory.
 PREPARE_SCRIPT = textwrap.dedent("""
-    import json, resource, sys, tempfile, time
+    import inspect, json, resource, sys, tempfile, time
     import pandas as pd
     from dlstudio.engine import prepare as P
+    from dlstudio.engine.schema import Role
     from dlstudio.engine.config import RunConfig
     from dlstudio.engine.data import load_data
     from dlstudio.engine.project import Project
@@ -374,7 +382,7 @@ PREPARE_SCRIPT = textwrap.dedent("""
     def mb():
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     base = mb()
-    t = time.perf_counter(); frame = pd.read_csv(path); pandas_read = time.perf_counter() - t
+    frame = pd.read_csv(path)
     frame_mb = frame.memory_usage(deep=True).sum() / 2**20
     del frame
     steps = {}
@@ -386,7 +394,10 @@ PREPARE_SCRIPT = textwrap.dedent("""
         df = load_data(path); steps["read"] = time.perf_counter() - t; t = time.perf_counter()
         schema, task = P.resolve_task(df, config, get_template(config.template))
         steps["schema + task"] = time.perf_counter() - t; t = time.perf_counter()
-        parts = P.split_rows(df[[c.name for c in schema.columns]], task.target, task.type, seed)
+        kw = ({"categories": schema.names(Role.CATEGORICAL)}    # as prepare() calls it
+              if "categories" in inspect.signature(P.split_rows).parameters else {})
+        parts = P.split_rows(df[[c.name for c in schema.columns]], task.target, task.type, seed,
+                             **kw)
         steps["split"] = time.perf_counter() - t; t = time.perf_counter()
         project.set_task(schema, task)
         project.save_split(parts)
@@ -399,12 +410,27 @@ PREPARE_SCRIPT = textwrap.dedent("""
         # The whole function too, as the worker calls it (steps above are its parts).
         project2 = Project.create(tmp + "/q", RunConfig(**{**config.to_dict(),
                                                            "project": tmp + "/q"}))
-        t = time.perf_counter(); P.prepare(project2, ListReporter())
-        prepare_s = time.perf_counter() - t
-    print(json.dumps({"pandas_read_s": round(pandas_read, 2), "frame_mb": round(frame_mb, 1),
+        # pandas' own read of the same file just before and just after, averaged: the
+        # machine's load changes by the minute. Wall time, and CPU time (all threads of the
+        # process), which another process's load disturbs less.
+        def pandas_read_times():
+            w, c = time.perf_counter(), time.process_time()
+            pd.read_csv(path)
+            return time.perf_counter() - w, time.process_time() - c
+        before = pandas_read_times()
+        w, c = time.perf_counter(), time.process_time()
+        P.prepare(project2, ListReporter())
+        prepare_s, prepare_cpu = time.perf_counter() - w, time.process_time() - c
+        after = pandas_read_times()
+    read_s, read_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+    print(json.dumps({"pandas_read_s": round(read_s, 2), "frame_mb": round(frame_mb, 1),
+                      "pandas_read_runs_s": [round(before[0], 2), round(after[0], 2)],
                       "steps_s": {k: round(v, 2) for k, v in steps.items()},
                       "steps_total_s": round(total, 2), "prepare_s": round(prepare_s, 2),
-                      "prepare_vs_pandas_read": round(prepare_s / pandas_read, 2),
+                      "prepare_vs_pandas_read": round(prepare_s / read_s, 2),
+                      "pandas_read_cpu_s": round(read_cpu, 2),
+                      "prepare_cpu_s": round(prepare_cpu, 2),
+                      "prepare_vs_pandas_read_cpu": round(prepare_cpu / read_cpu, 2),
                       "peak_rss_mb": mb(), "rss_before_mb": base}))
 """)
 
@@ -456,6 +482,9 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{rows} rows] data preparation alone", file=sys.stderr, flush=True)
     out["prepare"] = run_script(PREPARE_SCRIPT, str(data), TARGET, str(args.seed),
                                 timeout=args.timeout, src=args.src)
+    if args.prepare_only:
+        print_prepare(out)
+        return out
     out["baseline"] = run_script(BASELINE_SCRIPT, timeout=args.timeout, src=args.src)
     out["dlstudio"] = run_dlstudio(data, work, args)
     base = out["baseline"].get("rss_mb")
@@ -490,8 +519,32 @@ def run_size(rows: int, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def print_prepare(r: dict[str, Any]) -> None:
+    """The data-preparation figures of one size: DL Studio's prepare beside pandas' own read of
+    the same file, both timed in the same process."""
+    prep = r.get("prepare", {})
+    print(f"\n== {r['rows']:,} rows ({r['csv_mb']} MB CSV): data preparation ==")
+    if "prepare_s" not in prep:
+        print("  prepare failed:", str(prep.get("error", ""))[-800:])
+        return
+    print(f"  {'pandas read_csv alone':<38} {prep['pandas_read_s']} s "
+          f"(before and after prepare: {prep.get('pandas_read_runs_s')}); "
+          f"CPU {prep.get('pandas_read_cpu_s')} s")
+    print(f"  {'prepare (whole function)':<38} {prep['prepare_s']} s; "
+          f"CPU {prep.get('prepare_cpu_s')} s")
+    print(f"  {'prepare / pandas read':<38} {prep['prepare_vs_pandas_read']} (target <= 2); "
+          f"CPU {prep.get('prepare_vs_pandas_read_cpu')}")
+    print("  steps, one by one (a later run's read back included; prepare itself reads "
+          "nothing back where the split is handed to the run):")
+    for step, s in prep.get("steps_s", {}).items():
+        print(f"    {step:<36} {s} s")
+    print(f"  {'peak memory (maxrss)':<38} {prep['peak_rss_mb']} MB")
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     for r in results:
+        if "dlstudio" not in r:
+            continue        # --prepare-only: printed as it ran
         ds = r["dlstudio"]
         p = ds.get("phases", {})
         print(f"\n== {r['rows']:,} rows ({r['csv_mb']} MB CSV) ==")
@@ -502,7 +555,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         prep = r.get("prepare", {})
         lines = [
             ("pandas read_csv alone", f"{prep.get('pandas_read_s')} s"),
-            ("prepare (read, schema, split, write, read back)",
+            ("prepare (read, schema, split, write)",
              f"{prep.get('prepare_s')} s = {prep.get('prepare_vs_pandas_read')}x pandas' read "
              f"(target <= 2); steps {prep.get('steps_s')}; peak {prep.get('peak_rss_mb')} MB"
              if "prepare_s" in prep else str(prep.get("error", ""))[-300:]),
@@ -557,7 +610,7 @@ def compare(before_path: Path, after_path: Path) -> None:
     """Print the figures of two saved runs (``--output`` files) side by side, per table size."""
     saved = [json.loads(Path(p).read_text()) for p in (before_path, after_path)]
     for name, run in zip(("before", "after"), saved, strict=True):
-        print(f"{name}: {run['results'][0]['dlstudio'].get('command', '')}")
+        print(f"{name}: {run['results'][0].get('dlstudio', {}).get('command', '')}")
     after_rows = {r["rows"]: r for r in saved[1]["results"]}
     for before in saved[0]["results"]:
         after = after_rows.get(before["rows"])
@@ -578,6 +631,8 @@ def compare(before_path: Path, after_path: Path) -> None:
         row("pandas read_csv alone (s)", lambda r: r["prepare"]["pandas_read_s"])
         row("prepare (s)", lambda r: r["prepare"]["prepare_s"])
         row("prepare / pandas read", lambda r: r["prepare"]["prepare_vs_pandas_read"])
+        row("prepare / pandas read (CPU time)",
+            lambda r: r["prepare"]["prepare_vs_pandas_read_cpu"])
         for step in ("read", "schema + task", "split", "write split", "read split back"):
             row(f"  {step} (s)", lambda r, s=step: r["prepare"]["steps_s"][s])
         row("prepare alone: peak RSS (MB)", lambda r: r["prepare"]["peak_rss_mb"])
@@ -590,7 +645,7 @@ def compare(before_path: Path, after_path: Path) -> None:
         row("  / DataFrame", lambda r: round(max(
             m["process"] for m in r["dlstudio"]["peak_rss_by_phase_mb"].values())
             / r["frame_mb"], 1))
-        for phase in before["dlstudio"].get("peak_rss_by_phase_mb", {}):
+        for phase in before.get("dlstudio", {}).get("peak_rss_by_phase_mb", {}):
             row(f"  peak in {phase} (MB)",
                 lambda r, p=phase: r["dlstudio"]["peak_rss_by_phase_mb"][p]["process"])
         row("process tree peak (MB)", lambda r: r["dlstudio"]["peak_rss_tree_mb"])
@@ -607,6 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-epochs", type=int, default=2)
     parser.add_argument("--mlp-batches", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--skip-baselines", action="store_true")
+    parser.add_argument("--prepare-only", action="store_true",
+                        help="time only the data preparation (no TensorFlow run, no baselines)")
     parser.add_argument("--src", type=Path, help="run DL Studio from this src/ folder (another "
                         "checkout, e.g. `git archive` of an older commit) instead of this one")
     parser.add_argument("--timeout", type=float, default=3600)
@@ -628,7 +685,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {k: str(v) for k, v in vars(args).items()},
         "results": results}, indent=2))
     print(f"\nwritten to {args.output}")
-    ok = all("error" not in r["dlstudio"] for r in results)
+    ok = all("error" not in r.get("dlstudio", r["prepare"]) for r in results)
     return 0 if ok else 1
 
 

@@ -61,3 +61,19 @@ def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) ->
     proc = subprocess.run([sys.executable, "-m", "dlstudio.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def as_previous_release(project_dir: Path) -> None:
+    """Rewrite a project's split as DL Studio 0.1.0 saved it, before Parquet: data/NAME.csv
+    (written by that release's CSV writer) recorded in project.json, and no Parquet files."""
+    from dlstudio.engine.project import SPLITS, Project, write_table_csv
+
+    project = Project.open(project_dir)
+    parts = project.load_split()
+    for name in SPLITS:
+        with open(project.data_dir / f"{name}.csv", "wb") as f:
+            write_table_csv(parts[name], f)
+        (project.data_dir / f"{name}.parquet").unlink()
+    meta = json.loads(project.project_json.read_text(encoding="utf-8"))
+    meta["split"]["files"] = {name: f"data/{name}.csv" for name in SPLITS}
+    project.project_json.write_text(json.dumps(meta, indent=2), encoding="utf-8")

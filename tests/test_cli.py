@@ -12,9 +12,18 @@ import pandas as pd
 import pytest
 
 from dlstudio.engine.explain import tokens
+from dlstudio.engine.project import Project
 from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.templates import TaskType
-from studio_data import NEGATIVE, POSITIVE, CliResult, credit_frame, review_texts, run_cli
+from studio_data import (
+    NEGATIVE,
+    POSITIVE,
+    CliResult,
+    as_previous_release,
+    credit_frame,
+    review_texts,
+    run_cli,
+)
 
 TINY = ("--max-trials", "2", "--max-epochs", "3", "--seed", "1")
 TF_MARKS = ("absl", "oneDNN", "tensorflow/", "cuda", "cpu_feature_guard")   # TF's own chatter
@@ -58,10 +67,13 @@ def credit_run(tmp_path_factory) -> tuple[Path, CliResult]:
     return root, r
 
 
-def _copy_project(root: Path, name: str) -> Path:
+def _copy_project(root: Path, name: str, *, previous_release: bool = False) -> Path:
     """A copy of the shared project, for a test that changes it (a project folder may be
-    copied and reopened)."""
+    copied and reopened); with `previous_release`, its split saved as DL Studio 0.1.0 saved it
+    (data/*.csv), which resume and export still read."""
     shutil.copytree(root / "proj", root / name)
+    if previous_release:
+        as_previous_release(root / name)
     return root / name
 
 
@@ -87,8 +99,10 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
     meta = json.loads((project / "project.json").read_text())
     assert meta["format_version"] == 1 and meta["status"] == "finished"
     assert meta["task"]["classes"] == ["good", "bad"]     # positive ("bad") class last
+    assert meta["split"]["files"] == {name: f"data/{name}.parquet"
+                                      for name in ("train", "validation", "test")}
     for name in ("train", "validation", "test"):
-        assert (project / "data" / f"{name}.csv").is_file()
+        assert (project / "data" / f"{name}.parquet").is_file()
     assert (project / "models" / "best.keras").is_file()
     assert (project / "search").is_dir()
     logged = [json.loads(x)["type"] for x in (project / "events.jsonl").read_text().splitlines()]
@@ -105,7 +119,7 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
     assert (root / "out" / "saved_model.pb").is_file()
 
     # predict (a fresh process loading the SavedModel) reproduces the in-memory test scores
-    test_rows = pd.read_csv(project / "data" / "test.csv").drop(columns=["Status"])
+    test_rows = Project.open(project).load_split()["test"].drop(columns=["Status"])
     test_rows.to_csv(root / "new.csv", index=False)
     r = run_cli("predict", "out", "new.csv", "--output", "scored.csv", cwd=root)
     assert r.code == 0, r.stderr
@@ -327,7 +341,7 @@ def test_predict_names_the_columns_the_data_lacks(credit_run):
 
 def test_export_uses_the_threshold_the_user_chose(credit_run):
     root, _ = credit_run
-    project = _copy_project(root, "proj-threshold")
+    project = _copy_project(root, "proj-threshold", previous_release=True)
     meta = json.loads((project / "project.json").read_text())
     meta["decision"] = {"threshold": 0.97, "chosen_by": "user"}
     (project / "project.json").write_text(json.dumps(meta))
@@ -429,7 +443,7 @@ def test_hyperband_tuner(cli, credit_csv):
 
 def test_resume_cli_on_a_finished_search_reruns_no_trial(credit_run):
     root, _ = credit_run
-    project = _copy_project(root, "proj-resume")
+    project = _copy_project(root, "proj-resume", previous_release=True)
     r = run_cli("resume", project.name, "--export", "out-resumed", "--json", cwd=root)
     assert r.code == 0, r.stderr
     events = r.json_lines()

@@ -150,8 +150,8 @@ def test_the_ensemble_export_round_trips_and_predict_uses_it_unchanged(ensemble_
     # The in-memory model (as saved after the run) is one Keras model averaging two networks.
     model = pipeline.load_best_model(project)
     assert ensemble.size(model) == 2
-    test = pd.read_csv(project.data_dir / "test.csv")
     run = PreparedRun.load(project)
+    test = run.parts["test"]
     arrays = to_arrays(test, run.specs)
     want = pipeline.model_outputs(model, arrays, TaskType.BINARY)
     members = [pipeline.model_outputs(model.get_layer(f"member_{i}"), arrays, TaskType.BINARY)
@@ -161,7 +161,7 @@ def test_the_ensemble_export_round_trips_and_predict_uses_it_unchanged(ensemble_
 
     # `dlstudio predict`, in a fresh process, reads the export as it reads any export.
     out = root / "scored.csv"
-    result = run_cli("predict", export, project.data_dir / "test.csv", "--output", out,
+    result = run_cli("predict", export, project.data_dir / "test.parquet", "--output", out,
                      cwd=root)
     assert result.code == 0, result.stderr
     scored = pd.read_csv(out)

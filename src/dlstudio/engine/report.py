@@ -26,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from dlstudio import __version__
 from dlstudio.engine.errors import ConfigError
 from dlstudio.engine.events import EndReason
-from dlstudio.engine.project import SPLITS, Project, atomic_write_bytes
+from dlstudio.engine.project import Project, atomic_write_bytes
 from dlstudio.engine.records import EvaluationReport
 from dlstudio.engine.schema import Role
 from dlstudio.engine.templates import TaskType, Template, get_template
@@ -266,12 +265,11 @@ def _target_balance(f: _Facts, charts: _Charts) -> str:
     project, task = f.project, f.project.task
     if task is None or not project.has_split():
         return _why("The target's distribution cannot be shown: the project's split files "
-                    "(data/*.csv) are missing.")
+                    "(data/) are missing.")
     try:
-        parts = {s: pd.read_csv(project.data_dir / f"{s}.csv", usecols=[task.target],
-                                dtype={task.target: "float64" if task.is_regression else str})
-                 [task.target] for s in SPLITS}
-    except (OSError, ValueError, KeyError) as exc:
+        parts = {s: part[task.target]
+                 for s, part in project.read_split_columns([task.target]).items()}
+    except (OSError, ValueError, KeyError, ConfigError) as exc:
         return _why(f"The target's distribution cannot be shown: the split files cannot be "
                     f"read ({exc}).")
     fig = charts.figure(6.4, 2.6)

@@ -42,14 +42,14 @@ def _leakage_warnings(df: pd.DataFrame, names: list[str], target: str,
     for i, info in enumerate(columns):
         if info.role not in (Role.NUMERIC, Role.CATEGORICAL):
             continue
+        # A many-valued feature can neither match the classes of a class-like target
+        # one-to-one nor be a suspicious many-to-one mapping, so its sampled rows are not even
+        # taken (nor factorized: that is the slow part on a big frame).
+        if class_like and info.distinct != t_info.distinct and info.distinct > _CLASS_LIKE_MAX:
+            continue
         f = df.iloc[rows, i]
         try:
             if class_like:
-                # A many-valued feature can neither match the classes one-to-one nor be a
-                # suspicious many-to-one mapping, so it is not even factorized (that is the
-                # slow part on a big frame).
-                if info.distinct != t_info.distinct and info.distinct > _CLASS_LIKE_MAX:
-                    continue
                 message = _class_leak(f, t, t_codes)
             elif pd.api.types.is_numeric_dtype(f) and not pd.api.types.is_bool_dtype(f):
                 message = _linear_leak(f, t)

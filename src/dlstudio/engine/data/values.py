@@ -35,6 +35,8 @@ def _nunique(s: pd.Series) -> int:
 def _infinite_mask(s: pd.Series) -> np.ndarray:
     """Which values are inf or -inf, as numbers or as text that pandas reads as a number
     ("inf", "-Infinity"); parsed the way the model's inputs are (features.column_array)."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":
+        return np.isinf(s.to_numpy())      # NumPy numbers: NaN is not infinite, no copy first
     none = np.zeros(len(s), dtype=bool)
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_complex_dtype(s):
         return none
