@@ -152,3 +152,15 @@ def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(t
         np.testing.assert_allclose(a, b, atol=1e-5)
     raw = {"review": df[["review"]].to_numpy().astype(object)}
     np.testing.assert_allclose(predict(fast, raw), predict(slow, raw), atol=1e-5)
+
+    # The search's rows are views into tensors shared with other rows (`Rows.part`): the
+    # features and targets are the view's own, not the first rows of the shared tensors.
+    texts = raw["review"]
+    shared = make_rows({"review": np.concatenate([texts[::-1], texts])},
+                       np.concatenate([1 - y[::-1], y]))
+    view = shared.part(len(texts), 2 * len(texts))
+    keras.utils.set_random_seed(0)
+    on_view = hypermodel.build(hp)
+    hypermodel.fit(hp, on_view, view, validation_data=view, epochs=2, verbose=0)
+    for a, b in zip(on_view.get_weights(), slow.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)

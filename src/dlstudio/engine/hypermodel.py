@@ -727,13 +727,16 @@ def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, 
     n = len(rows)
     for key in core.keys:
         if key not in core.cuts:
-            out[key] = rows.features[key]
+            out[key] = rows.tensors(0, n)[key]
             continue
         pre = keras.Model(_input(model, key), core.cuts[key])
         wide = pre.output.dtype.startswith("float") and pre.output.shape[-1] >= SPARSE_MIN_WIDTH
-        text = rows.features[key]
+        # `rows` may be a view (rows.start onwards) of tensors shared with other rows, and a
+        # column may be held as codes; slices of either are the view's strings.
+        text, base = rows.features[key], rows.start
+        dtype = tf.string if isinstance(text, CodedStrings) else text.dtype
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *text.shape[1:]], text.dtype)])
+        @tf.function(input_signature=[tf.TensorSpec([None, *text.shape[1:]], dtype)])
         def vectorise(t, pre=pre, wide=wide):
             f = pre(t, training=False)
             if not wide:
@@ -741,7 +744,7 @@ def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, 
             where = tf.where(f != 0)
             return where, tf.gather_nd(f, where)
 
-        chunks = [vectorise(text[start:start + VECTORISE_CHUNK])
+        chunks = [vectorise(text[base + start:base + min(start + VECTORISE_CHUNK, n)])
                   for start in range(0, n, VECTORISE_CHUNK)]
         if not wide:
             out[key] = tf.concat([c[0] for c in chunks], axis=0)
@@ -758,6 +761,11 @@ def _text_features(model: keras.Model, core: TextCore, rows: Rows) -> dict[str, 
         cache.pop(next(iter(cache)))
     cache[core.signature] = out
     return out
+
+
+def _view_y(rows: Rows):
+    """The targets of the rows of the view `rows` (its tensors may hold more rows)."""
+    return None if rows.y is None else rows.y[rows.start:rows.start + len(rows)]
 
 
 def _input(model: keras.Model, key: str):
@@ -834,11 +842,12 @@ def fit_on_text_features(model: keras.Model, core: TextCore, x: Rows,
     core.model.compile(optimizer=model.optimizer, loss=model.loss,
                        metrics=compile_metrics(task),
                        steps_per_execution=STEPS_PER_EXECUTION)
-    train = _feature_batches(core, _text_features(model, core, x), x.y, batch_size, seed)
+    train = _feature_batches(core, _text_features(model, core, x), _view_y(x), batch_size,
+                             seed)
     val = None
     if validation_data is not None:
         val = _feature_batches(core, _text_features(model, core, validation_data),
-                               validation_data.y, min(max(512, batch_size), 1024), None)
+                               _view_y(validation_data), min(max(512, batch_size), 1024), None)
     model.stop_training = False
     wrapped = [_OnWholeModel(cb, model, core.model) for cb in (callbacks or [])]
     return core.model.fit(train, validation_data=val, class_weight=class_weight,
