@@ -126,12 +126,17 @@ def test_sequence_length_follows_the_texts():
     assert sequence_length(np.array([" ".join(["w"] * 5000)] * 10)) == 400  # at most 400
 
 
-def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(text_model):
+def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(text_model,
+                                                                              monkeypatch):
     """`fit` vectorises each split once and trains the layers after the preprocessing on the
     cached features; the same network trained the slow way (raw text through the whole model
     every batch) ends with the same weights, and callbacks see the whole model."""
     hypermodel, hp, _, df, y = text_model
+    # 120 rows: too few to pay for vectorising once (an epoch costs less) ...
     rows = make_rows({"review": df[["review"]].to_numpy().astype(object)}, y)
+    hypermodel.fit(hp, hypermodel.build(hp), rows, epochs=1, verbose=0)
+    assert not hasattr(rows, "_text_features")
+    monkeypatch.setattr(hypermodel, "cached_text_min_rows", 0)   # ... so it is asked for here
     seen = []
 
     class Watch(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ TEXT_WEIGHTINGS = ("sublinear_tf_idf", "tf_idf", "multi_hot")
 NB_WEIGHTING = "nb_sublinear_tf_idf"     # two classes only: times |NB log-count ratio|
 BAG_LEARNING_RATE = 1e-2     # the bag's first trial: unit-length TF-IDF into a linear layer
 CHAR_NGRAMS = (2, 3, 4, 5)
+CACHED_TEXT_MIN_ROWS = 1000    # fewer training rows: raw text through the whole model
 CHAR_MAX_TOKENS = 30000
 SEQUENCE_QUANTILE = 0.95                 # sequence models read this share of texts whole
 MAX_SEQUENCE_LENGTH = 400
@@ -226,6 +227,9 @@ class StudioHyperModel(kt.HyperModel):
         return [u for u in (16, 32, 64, 128, 256, 512) if u <= top] or [16]
 
     batch_scale = 1       # larger batches on a GPU: set from `device.Device.batch_scale`
+    # Text features are vectorised once per split (`fit_on_text_features`) from this many
+    # training rows on: below it an epoch costs less than tracing the vectoriser.
+    cached_text_min_rows = CACHED_TEXT_MIN_ROWS
 
     def batch_sizes(self) -> list[int]:
         return batch_size_choices(self.stats.rows, self.batch_scale)
@@ -489,7 +493,8 @@ class StudioHyperModel(kt.HyperModel):
         sizes = self.batch_sizes()
         batch_size = hp.Choice("batch_size", sizes, default=sizes[0])
         class_weight = self.class_weight(hp)
-        core = text_core(model, self.stats.specs)
+        core = (text_core(model, self.stats.specs)
+                if len(x) >= self.cached_text_min_rows else None)
         if core is not None:
             return fit_on_text_features(model, core, x, validation_data, batch_size,
                                         self.seed, class_weight, self.stats.task, **kwargs)
