@@ -48,3 +48,20 @@ def test_the_refit_status_says_how_many_networks_train_again(window):
     page.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=2, steps=5))
     assert page.status.text() == ("Training the best network again on training + validation "
                                   "rows: epoch 2 of 5.")
+
+
+def test_the_end_of_a_search_says_when_the_model_is_an_ensemble(window):
+    """The closing status names the best network's score, and says when the model is the
+    average of several (found under Xvfb: an ensemble that won read as the best network)."""
+    from dlstudio.engine import events as ev
+
+    page = window.training_page
+    page.handle_event(ev.SearchFinished(project="p", reason="budget", best_trial_id="7",
+                                        best_score=0.8225, trials=8, ensemble_size=5))
+    assert page.status.text() == (
+        "Finished: all networks were tried. Best network: 0.8225; the model is the average of "
+        "the best 5, which scored higher together. See the results on the next page.")
+    page.handle_event(ev.SearchFinished(project="p", reason="budget", best_trial_id="7",
+                                        best_score=0.8225, trials=8))
+    assert page.status.text() == ("Finished: all networks were tried. Best score: 0.8225. "
+                                  "See the results on the next page.")
