@@ -107,9 +107,20 @@ ENCODERS = (NumericEncoder, keras.layers.TextVectorization, keras.layers.StringL
 
 
 def _encoders(model: keras.Model) -> list[tuple[Any, Any, Any]]:
-    """(layer, node, output tensor) of every preprocessing layer call in the model's graph,
-    found by walking back from the outputs, in the order of `model.layers`. Raises SplitError
-    when a path from an output reaches a raw input without passing one."""
+    """(layer, node, output tensor) of every preprocessing layer call in the model's graph, in
+    the order of `model.layers`. Raises SplitError when a path from an output reaches a raw
+    input without passing one."""
+    return _calls_back_from_outputs(
+        model, ENCODERS,
+        "Part of the model reads the raw columns without going through its preprocessing "
+        "layers (it may hold whole models as layers), so it cannot be split for other runtimes.")
+
+
+def _calls_back_from_outputs(model: keras.Model, kinds, raw_input: str
+                             ) -> list[tuple[Any, Any, Any]]:
+    """(layer, node, output tensor) of every call of a layer of `kinds` met walking back from
+    the model's outputs (not walking past them), in the order of `model.layers`, then of each
+    layer's calls. Raises SplitError(`raw_input`) when a path reaches a raw input first."""
     found: dict[int, tuple[Any, Any, Any]] = {}
     seen: set[int] = set()
     stack = list(model.outputs)
@@ -120,17 +131,15 @@ def _encoders(model: keras.Model) -> list[tuple[Any, Any, Any]]:
         seen.add(id(t))
         op, index = t._keras_history.operation, t._keras_history.node_index
         node = op._inbound_nodes[index]
-        if isinstance(op, ENCODERS):
-            found[id(t)] = (op, node, t)
+        if isinstance(op, kinds):
+            found[id(node)] = (op, node, t)
         elif isinstance(op, keras.layers.InputLayer):
-            raise SplitError("Part of the model reads the raw columns without going through "
-                             "its preprocessing layers (it may hold whole models as layers), so "
-                             "it cannot be split for other runtimes.")
+            raise SplitError(raw_input)
         else:
             stack.extend(node.input_tensors)
     order = {id(layer): i for i, layer in enumerate(model.layers)}
-    return sorted(found.values(),
-                  key=lambda e: (order.get(id(e[0]), len(order)), e[0]._inbound_nodes.index(e[1])))
+    return sorted(found.values(), key=lambda e: (order.get(id(e[0]), len(order)),
+                                                 e[0]._inbound_nodes.index(e[1])))
 
 
 def _shape(tensor) -> list[int | None]:
@@ -222,29 +231,13 @@ def _members(model: keras.Model) -> list[keras.Model]:
 
 
 def _member_calls(model: keras.Model) -> list[tuple[Any, Any]]:
-    """(member, node) of every call of a whole model in `model`'s graph, found by walking back
-    from the outputs, in the order of `model.layers`. Raises SplitError when a path from an
-    output reaches a raw input without passing through a member."""
-    found: dict[int, tuple[Any, Any]] = {}
-    seen: set[int] = set()
-    stack = list(model.outputs)
-    while stack:
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        op, index = t._keras_history.operation, t._keras_history.node_index
-        node = op._inbound_nodes[index]
-        if isinstance(op, keras.Model):
-            found[id(node)] = (op, node)
-        elif isinstance(op, keras.layers.InputLayer):
-            raise SplitError("Part of the model reads the raw columns outside the networks it "
-                             "holds, so it cannot be split for other runtimes.")
-        else:
-            stack.extend(node.input_tensors)
-    order = {id(layer): i for i, layer in enumerate(model.layers)}
-    return sorted(found.values(), key=lambda e: (order.get(id(e[0]), len(order)),
-                                                 e[0]._inbound_nodes.index(e[1])))
+    """(member, node) of every call of a whole model in `model`'s graph, in the order of
+    `model.layers`. Raises SplitError when a path from an output reaches a raw input without
+    passing through a member."""
+    return [(member, node) for member, node, _ in _calls_back_from_outputs(
+        model, keras.Model,
+        "Part of the model reads the raw columns outside the networks it holds, so it cannot be "
+        "split for other runtimes.")]
 
 
 def _fed(member: keras.Model, node) -> list[tuple[Any, Any]]:
