@@ -58,11 +58,13 @@ def test_inspect_json_reports_roles_and_warnings(cli, tmp_path):
 @pytest.fixture(scope="module")
 def credit_run(tmp_path_factory) -> tuple[Path, CliResult]:
     """One small credit-scoring run, exported, made once: the end-to-end test checks it, and
-    the tests of predict, export and resume on a trained project read it (or a copy of it)."""
+    the tests of predict, export and resume on a trained project read it (or a copy of it).
+    Without the final training on every row (tested in tests/engine/test_ensemble.py), the
+    export is the tested model, whose test scores `predict` must reproduce."""
     root = tmp_path_factory.mktemp("credit-run")
     credit_frame().to_csv(root / "credit.csv", index=False)
     r = run_cli("run", "credit.csv", "--template", "credit-scoring", *TINY, "--project", "proj",
-                "--export", "out", "--json", cwd=root)
+                "--export", "out", "--no-final-fit", "--json", cwd=root)
     assert r.code == 0, r.stderr
     return root, r
 
@@ -104,6 +106,8 @@ def test_credit_scoring_end_to_end_with_json_events_export_and_predict(credit_ru
     for name in ("train", "validation", "test"):
         assert (project / "data" / f"{name}.parquet").is_file()
     assert (project / "models" / "best.keras").is_file()
+    assert not (project / "models" / "final.keras").exists()      # --no-final-fit
+    assert meta["config"]["final_fit"] is False
     assert (project / "search").is_dir()
     logged = [json.loads(x)["type"] for x in (project / "events.jsonl").read_text().splitlines()]
     assert logged[-1] == "search_finished" and logged.count("trial_ended") == 2

@@ -166,8 +166,8 @@ class Progress:
                 self._line(f"  new best: {self.objective} {event.score:.4f}")
             case ev.PhaseStarted():
                 # the label of the phase's progress bar
-                self.trial = ("Ensemble check" if event.phase == ev.Phase.ENSEMBLE
-                              else "Final training")
+                self.trial = {ev.Phase.ENSEMBLE: "Ensemble check", ev.Phase.REFIT: "Refit",
+                              ev.Phase.FINAL: "Final training"}.get(event.phase, event.phase)
                 self._line(event.message)
             case ev.PhaseProgress() if self.tty:
                 self._bar(event.step, event.steps, event.logs)
@@ -292,6 +292,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         target=args.target, text_column=args.text_column, positive_class=args.positive_class,
         max_trials=args.max_trials, max_epochs=args.max_epochs, time_limit=args.time_limit,
         tuner=args.tuner, seed=args.seed, workers=cluster.workers,
+        final_fit=not args.no_final_fit,
         export=str(Path(args.export).resolve()) if args.export else None,
         search_space=({"text_architectures": args.text_architectures.split(",")}
                       if args.text_architectures else {}))
@@ -463,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=DEFAULT_SEED)
     s.add_argument("--project", metavar="DIR")
     s.add_argument("--export", metavar="DIR")
+    s.add_argument("--no-final-fit", action="store_true",
+                   help="export the tested model as it is, instead of training it once more "
+                        "on every row (test rows included) after the test")
     s.add_argument("--json", action="store_true", help="print events as JSON lines")
     _cluster_options(s)
     s.set_defaults(func=cmd_run)

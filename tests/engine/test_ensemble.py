@@ -106,6 +106,46 @@ def test_the_ensemble_is_its_own_phase_then_each_member_is_refitted(ensemble_run
         assert list(logs.glob("events.out.tfevents.*")), logs
 
 
+def _numeric_means(model) -> list[float]:
+    from dlstudio.engine.hypermodel import NumericEncoder
+    member = model.get_layer("member_1")
+    return next(layer.mean for layer in member.layers if isinstance(layer, NumericEncoder))
+
+
+def test_after_the_test_each_member_trains_once_more_on_every_row_for_the_export(ensemble_run):
+    """The final training: after the evaluation, both members learn their preprocessing and
+    weights again from all 300 rows (test rows included), and that model is the export; the
+    test figures stay those of the tested model, and the card says which is which."""
+    root, project, events, _ = ensemble_run
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
+    assert phases.index(Phase.EVALUATE) < phases.index(Phase.FINAL) < phases.index(Phase.EXPORT)
+    start = next(e for e in events if isinstance(e, PhaseStarted) and e.phase == Phase.FINAL)
+    assert start.networks == 2 and "all 300 rows, test rows included" in start.message
+    assert start.steps == sum(1 for e in events
+                              if isinstance(e, PhaseProgress) and e.phase == Phase.FINAL)
+    assert project.read_evaluation().final_fit_rows == 300
+    assert project.export_model_path == project.final_model_path
+    card = json.loads((root / "export" / "model_card.json").read_text())
+    assert card["final_fit_rows"] == 300
+    assert card["metrics"] == project.read_evaluation().metrics
+    assert "trained once more, with the same settings, on all 300 rows" in (
+        root / "export" / "model_card.md").read_text()
+
+    tested = pipeline.load_best_model(project)
+    exported = pipeline.load_best_model(project, project.export_model_path)
+    run = PreparedRun.load(project)
+    numeric = [s for s in run.specs if s.role.value == "numeric"]
+    every_row = pd.concat([run.parts[k] for k in ("train", "validation", "test")])
+    for model, frame in ((tested, run.parts["train"]), (exported, every_row)):
+        values = to_arrays(frame, numeric)
+        want = [float(np.nanmean(np.where(np.isfinite(values[s.key]), values[s.key], np.nan)))
+                for s in numeric]
+        np.testing.assert_allclose(_numeric_means(model), want, rtol=1e-4)
+    arrays = to_arrays(run.parts["test"], run.specs)
+    assert not np.allclose(pipeline.model_outputs(tested, arrays, TaskType.BINARY),
+                           pipeline.model_outputs(exported, arrays, TaskType.BINARY), atol=1e-3)
+
+
 def test_recorded_validation_scores_are_the_averages_of_the_searched_networks(ensemble_run):
     """Reloads the search from disk and checks the scores project.json keeps for k = 1, 2, 3;
     then a Stop pressed after the first member leaves the best network alone."""
@@ -147,8 +187,9 @@ def test_the_ensemble_export_round_trips_and_predict_uses_it_unchanged(ensemble_
     assert card["verified"]["rows"] > 0        # reloaded in a fresh process and compared
     assert "An ensemble of 2 networks" in (export / "model_card.md").read_text()
 
-    # The in-memory model (as saved after the run) is one Keras model averaging two networks.
-    model = pipeline.load_best_model(project)
+    # The exported model (saved after the run: the final training on every row) is one Keras
+    # model averaging two networks.
+    model = pipeline.load_best_model(project, project.export_model_path)
     assert ensemble.size(model) == 2
     run = PreparedRun.load(project)
     test = run.parts["test"]
@@ -188,7 +229,7 @@ def test_the_ensemble_exports_to_tflite_and_onnx_each_verified_in_its_runtime(en
     out = tmp_path / "out"            # the run's export: its SavedModel is what TFLite converts
     shutil.copytree(root / "export", out)
     card = ModelCard.from_dict(json.loads((out / "model_card.json").read_text()))
-    model = pipeline.load_best_model(project)
+    model = pipeline.load_best_model(project, project.export_model_path)
     run = PreparedRun.load(project)
     sample = deploy.with_edge_rows(to_arrays(run.parts["test"].head(200), run.specs), run.specs)
     serve = ex.serving_outputs(model, card.task, card.classes, card.threshold)

@@ -135,6 +135,9 @@ def test_settings_page_builds_the_run_config(window, qtbot, monkeypatch, tmp_pat
     assert cfg.search_space["max_layers"] == 2
     assert cfg.target == "status" and cfg.positive_class == "bad"
     assert "minutes" in page.estimate.text() or "seconds" in page.estimate.text()
+    assert cfg.final_fit                          # on unless the user turns it off
+    page.final_fit.setChecked(False)
+    assert not window.state.run_config().final_fit
 
 
 def test_threshold_slider_recomputes_the_confusion_matrix(window, qtbot, tmp_path):
@@ -550,6 +553,11 @@ def test_results_say_whether_the_model_is_one_network_or_an_ensemble(window):
     text = page.summary.text()
     assert "an ensemble of 3 networks" in text and "beat the best network alone" in text
     assert "trained on GPU: NVIDIA H200 (mixed precision)." in text
+    assert "once more" not in text
+    report.final_fit_rows = 12345
+    page.set_evaluation(report)
+    assert ("After this test it was trained once more, with the same settings, on all 12,345 "
+            "rows (test rows included): that is the model you export") in page.summary.text()
 
 
 def test_the_training_page_names_the_device_and_the_ensemble_check(window):

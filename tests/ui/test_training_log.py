@@ -48,6 +48,12 @@ def test_the_refit_status_says_how_many_networks_train_again(window):
     page.handle_event(ev.PhaseProgress(phase=ev.Phase.REFIT, step=2, steps=5))
     assert page.status.text() == ("Training the best network again on training + validation "
                                   "rows: epoch 2 of 5.")
+    # After the test: once more on every row, for the export.
+    page.handle_event(ev.PhaseStarted(phase=ev.Phase.FINAL, steps=9, networks=3,
+                                      message="Training the 3 networks once more."))
+    page.handle_event(ev.PhaseProgress(phase=ev.Phase.FINAL, step=9, steps=9))
+    assert page.status.text() == ("Training the 3 networks of the ensemble once more on all "
+                                  "rows for the export: epoch 9 of 9.")
 
 
 def test_the_end_of_a_search_says_when_the_model_is_an_ensemble(window):

@@ -75,6 +75,9 @@ def test_stop_ends_after_the_current_epoch_and_the_project_reopens(tmp_path, big
     assert reopened.status is Status.STOPPED
     assert reopened.best_model_path.is_file() and reopened.evaluation_path.is_file()
     assert final.trials < 5
+    # Stopped: no final training on every row; an export writes the model that was tested.
+    assert not reopened.final_model_path.exists()
+    assert reopened.export_model_path == reopened.best_model_path
 
 
 def test_events_stream_live_and_a_killed_worker_resumes_to_its_budget(tmp_path, big_credit_csv):
@@ -82,7 +85,8 @@ def test_events_stream_live_and_a_killed_worker_resumes_to_its_budget(tmp_path, 
     order while it runs; killed mid-trial it reports a plain failure; resumed, it streams the
     rest in order and completes every trial exactly once."""
     project = tmp_path / "p"
-    worker = WorkerProcess("run", _config(big_credit_csv, project, max_trials=3, max_epochs=4))
+    worker = WorkerProcess("run", _config(big_credit_csv, project, max_trials=3, max_epochs=4,
+                                          final_fit=False))
     worker.start()
     events = _collect(worker, until=lambda e: e.type == "epoch_ended")
     assert worker.running, "the first epoch must arrive while the search is still running"
@@ -117,6 +121,10 @@ def test_events_stream_live_and_a_killed_worker_resumes_to_its_budget(tmp_path, 
                  if e["type"] == "trial_ended" and e["status"] == "completed"]
     assert sorted(completed) == ["0", "1", "2"]
     assert Project.open(project).status is Status.FINISHED
+    # Turned off (and kept through the resume): the tested model is the export's.
+    assert "final" not in {e.phase for e in events if e.type == "phase_started"}
+    assert not Project.open(project).final_model_path.exists()
+    assert Project.open(project).read_evaluation().final_fit_rows is None
 
 
 def test_a_failure_in_the_child_is_a_plain_message_not_a_hang(tmp_path):

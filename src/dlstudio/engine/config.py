@@ -49,6 +49,9 @@ class RunConfig:
     # Worker processes on this machine (more than 1: a distributed search). Kept in
     # project.json so that a reopened or resumed project runs with as many again.
     workers: int = 1
+    # After the test, train the chosen network(s) once more on every row, test rows included,
+    # with the same settings and epochs; the export is that model (`pipeline.final_fit`).
+    final_fit: bool = True
 
     def __post_init__(self) -> None:
         # The template is checked by name where it is used (`get_template`): the GUI holds a
@@ -74,6 +77,7 @@ class RunConfig:
         _check_choice("tuner", self.tuner, TUNERS)
         _check_type("seed", self.seed, int)
         _check_type("workers", self.workers, int)
+        _check_type("final_fit", self.final_fit, bool)
         _check_range("workers", self.workers, 1 <= self.workers <= 64, "from 1 to 64")
         for name in ("cost_false_approval", "cost_false_rejection"):
             value = getattr(self, name)

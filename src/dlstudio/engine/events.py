@@ -161,6 +161,7 @@ class Phase(StrEnum):
     REFIT = "refit"          # the best network(s) trained again on training + validation rows
     EVALUATE = "evaluate"    # test metrics, threshold, importance
     EXPLAIN = "explain"      # which words of the text columns move the predictions
+    FINAL = "final"          # after the test: the same network(s) trained on every row
     EXPORT = "export"        # SavedModel, model card, verification
 
 

@@ -151,9 +151,16 @@ def model_card_markdown(card: ModelCard) -> str:
               "## Outputs", ""]
     for k, v in card.outputs.items():
         lines.append(f"- `{k}`: {v}")
-    lines += ["", "## Test metrics", "",
-              f"On {card.data['test']} held-out rows the search never saw:", "",
-              "| metric | value |", "|---|---|"]
+    lines += ["", "## Test metrics", ""]
+    if card.final_fit_rows:
+        lines += [f"Measured on {card.data['test']} held-out rows by the same network(s) "
+                  "trained on the training and validation rows only. This model was then "
+                  f"trained once more, with the same settings, on all {card.final_fit_rows} "
+                  "rows, test rows included: it has seen those rows, and the figures are its "
+                  "estimate from before (more rows usually make a model slightly better).", ""]
+    else:
+        lines += [f"On {card.data['test']} held-out rows the search never saw:", ""]
+    lines += ["| metric | value |", "|---|---|"]
     for k, v in card.metrics.items():
         lines.append(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |")
     lines += ["", "## Data", "",

@@ -147,6 +147,7 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
                else model_outputs(searched, val_rows, task.type))
     model = searched
     reason = result.reason
+    project.final_model_path.unlink(missing_ok=True)    # a previous search's
     if reason is EndReason.BUDGET:
         refitted = refit_all(hypermodel, choice.trials, rows, None, config.seed, reporter)
         if refitted is None:          # Stop pressed during the refit: keep the searched model
@@ -176,6 +177,14 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
         evaluation = evaluate_model(run, model, val_out, reporter, device=device.describe())
         project.set_outcome(Status.FINISHED if reason is EndReason.BUDGET else Status.STOPPED,
                             evaluation.metrics)
+        if config.final_fit and reason is EndReason.BUDGET:
+            final = final_fit(run, choice.trials, hypermodel.batch_scale, reporter)
+            if final is not None:
+                model, evaluation.final_fit_rows = final
+                tmp = project.models_dir / ".final.tmp.keras"
+                model.save(tmp)
+                tmp.replace(project.final_model_path)
+                project.write_evaluation(evaluation)
         if export:
             reporter.report(PhaseStarted(phase=Phase.EXPORT,
                                          message=f"Exporting to {export} ..."))
@@ -206,14 +215,15 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
 
 
 def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None, seed: int,
-              reporter: Reporter) -> list | None:
+              reporter: Reporter, final: bool = False) -> list | None:
     """Each trial's configuration trained again on training + validation rows, for as many
     epochs as it took to reach its best validation score: the best network, or each member of
     an ensemble. More rows usually make a better model; the test rows stay unseen. Reports
     each epoch as one phase; returns None if Stop was pressed meanwhile.
 
     `arrays`: the model inputs per split, with `y` the targets per split; or the training
-    then validation rows as one `hypermodel.Rows` already (`training_rows`; `y` unused)."""
+    then validation rows as one `hypermodel.Rows` already (`training_rows`; `y` unused).
+    `final`: the rows are every row of the data (`final_fit`), announced as Phase.FINAL."""
     from dlstudio.engine.hypermodel import Rows, stack_rows
     from dlstudio.engine.tf import keras
 
@@ -226,16 +236,19 @@ def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None,
     counts = [int(t.best_step) + 1 for t in trials]
     epochs = sum(counts)
     rows = len(rows_both)
+    which = (f"all {rows} rows, test rows included" if final
+             else f"all {rows} training and validation rows")
     if len(trials) == 1:
         batch = trials[0].hyperparameters.values.get("batch_size")
         batches = f", batches of {batch} rows as in the search" if batch else ""
-        what = f"the best network again on all {rows} training and validation rows " \
-               f"({epochs} epochs{batches})"
+        what = f"the best network again on {which} ({epochs} epochs{batches})"
     else:
-        what = (f"the {len(trials)} networks of the ensemble again on all {rows} training and "
-                f"validation rows ({' + '.join(map(str, counts))} epochs, batch sizes as in "
-                "the search)")
-    reporter.report(PhaseStarted(phase=Phase.REFIT, steps=epochs, networks=len(trials),
+        what = (f"the {len(trials)} networks of the ensemble again on {which} "
+                f"({' + '.join(map(str, counts))} epochs, batch sizes as in the search)")
+    if final:
+        what = f"{what} for the export, now that the test is done"
+    phase = Phase.FINAL if final else Phase.REFIT
+    reporter.report(PhaseStarted(phase=phase, steps=epochs, networks=len(trials),
                                  message=f"Training {what}."))
 
     class Progress(keras.callbacks.Callback):
@@ -244,7 +257,7 @@ def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None,
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             step = self.done + epoch + 1
-            reporter.report(PhaseProgress(phase=Phase.REFIT, step=step, steps=epochs,
+            reporter.report(PhaseProgress(phase=phase, step=step, steps=epochs,
                                           logs={k: float(v) for k, v in (logs or {}).items()}))
             if step < epochs and reporter.should_stop():
                 self.stopped = self.model.stop_training = True
@@ -258,6 +271,8 @@ def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None,
         hypermodel.fit(hp, model, rows_both, epochs=count, verbose=0, callbacks=[progress])
         if progress.stopped:
             reporter.report(Log(level="info", message=(
+                "Stopped during the final training on all rows; the export will be the "
+                "model that was tested." if final else
                 "Stopped while training the best network again; keeping the network the "
                 "search found." if len(trials) == 1 else
                 "Stopped while training the networks of the ensemble again; keeping the "
@@ -266,6 +281,36 @@ def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None,
         progress.done += count
         models.append(model)
     return models
+
+
+def final_fit(run: PreparedRun, trials: list, batch_scale: int,
+              reporter: Reporter) -> tuple[Any, int] | None:
+    """After the test: the chosen network(s) trained once more on every row of the data,
+    test rows included, each for as many epochs as in its refit; the preprocessing (vocabularies,
+    idf and naive-Bayes weights, normalisation) is learnt again from all of them. The test
+    figures were measured before, on rows the model had not seen; more rows usually make a
+    slightly better model, and this one is what an export writes. Returns the model and the
+    number of rows, or None if Stop was pressed meanwhile (the export is then the tested model).
+    """
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, stack_rows
+    from dlstudio.engine.prepare import encode_target
+
+    task, config = run.task, run.config
+    columns = list(dict.fromkeys([s.column for s in run.specs] + [task.target]))
+    parts = run.project.load_split(columns)
+    frame = pd.concat([parts.pop(k) for k in ("train", "validation", "test")],
+                      ignore_index=True)
+    y = encode_target(frame[task.target], task)
+    stats = TrainingStats.from_training(frame, run.specs, y, task.type, len(task.classes))
+    rows = stack_rows({s.key: (lambda s=s, f=frame: [column_array(f[s.column], s)])
+                       for s in run.specs}, [y])
+    n = len(frame)
+    del frame, parts
+    release_memory()
+    hypermodel = StudioHyperModel(stats, run.template, config.search_space, seed=config.seed)
+    hypermodel.batch_scale = batch_scale
+    models = refit_all(hypermodel, trials, rows, None, config.seed, reporter, final=True)
+    return None if models is None else (ensemble.build(models), n)
 
 
 # -- evaluation -----------------------------------------------------------------------------------
@@ -398,13 +443,15 @@ def _example_value(v: Any) -> Any:
 
 # -- export ---------------------------------------------------------------------------------------
 
-def load_best_model(project: Project):
+def load_best_model(project: Project, path: Path | None = None):
+    """The tested model (models/best.keras), or the model at `path` in the project."""
     import dlstudio.engine.hypermodel  # noqa: F401  (registers the custom layers)
     from dlstudio.engine.tf import keras
-    if not project.best_model_path.is_file():
+    path = path or project.best_model_path
+    if not path.is_file():
         raise ConfigError(f"The project '{project.root}' has no trained model yet. "
                           "Run or resume its search first.")
-    return keras.saving.load_model(project.best_model_path, safe_mode=True)
+    return keras.saving.load_model(path, safe_mode=True)
 
 
 def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
@@ -433,6 +480,7 @@ def model_card(run: PreparedRun, evaluation: EvaluationReport) -> ModelCard:
         ensemble=(list(project.ensemble.get("members") or [])
                   if evaluation.ensemble_size > 1 else []),
         device=evaluation.device,
+        final_fit_rows=evaluation.final_fit_rows,
         data={"source": Path(run.config.data).name,
               "rows": sum(split[k] for k in ("train", "validation", "test")),
               "columns": len(run.schema.columns), **split},
@@ -455,7 +503,7 @@ def export_project(project: Project, export_dir: str | Path, model=None,
     from dlstudio.engine import export as ex
 
     if model is None:
-        model = load_best_model(project)
+        model = load_best_model(project, project.export_model_path)
     problem = deploy.refusal(model, formats)
     if problem:
         raise ConfigError(problem)

@@ -186,6 +186,16 @@ class Project:
         return self.models_dir / "best.keras"
 
     @property
+    def final_model_path(self) -> Path:
+        """The chosen network(s) trained once more on every row after the test (`final_fit`)."""
+        return self.models_dir / "final.keras"
+
+    @property
+    def export_model_path(self) -> Path:
+        """The model an export writes: the final model when there is one, else the tested one."""
+        return self.final_model_path if self.final_model_path.is_file() else self.best_model_path
+
+    @property
     def evaluation_path(self) -> Path:
         return self.models_dir / "evaluation.json"
 

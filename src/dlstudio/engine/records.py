@@ -95,6 +95,10 @@ class EvaluationReport:
     word_importance: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     ensemble_size: int = 1     # networks averaged by the model measured (1: one network)
     device: str = ""           # where it was trained, e.g. "CPU" or "GPU: NVIDIA H200"
+    # After these figures were measured, the same network(s) trained once more on this many
+    # rows (all of them, test rows included) became the model an export writes
+    # (`pipeline.final_fit`). None: the export is the model measured here.
+    final_fit_rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "task": str(self.task)}
@@ -143,6 +147,9 @@ class ModelCard:
     # hyperparameters. Empty: the export is one network (`hyperparameters` above).
     ensemble: list[dict[str, Any]] = field(default_factory=list)
     device: str = ""                        # where it was trained, e.g. "GPU: NVIDIA H200"
+    # The model was trained once more on this many rows (every row, test rows included) after
+    # `metrics` were measured on the test rows; None: it is the model measured.
+    final_fit_rows: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "task": str(self.task)}

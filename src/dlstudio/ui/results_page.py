@@ -299,7 +299,12 @@ class ResultsPage(Page):
         text = f"The model is {model_kind(evaluation.ensemble_size)}"
         if evaluation.ensemble_size > 1:
             text += ", which beat the best network alone on the validation rows"
-        return text + (f"; trained on {evaluation.device}." if evaluation.device else ".")
+        text += f"; trained on {evaluation.device}." if evaluation.device else "."
+        if evaluation.final_fit_rows:
+            text += (f" After this test it was trained once more, with the same settings, on "
+                     f"all {evaluation.final_fit_rows:,} rows (test rows included): that is the "
+                     "model you export, and these figures are its estimate from before.")
+        return text
 
     def _show_per_class(self, evaluation: EvaluationReport) -> None:
         """Per-class precision, recall and F1 where the decisions are the most probable class

@@ -142,6 +142,13 @@ class SettingsPage(Page):
         self.workers_hint.setWordWrap(True)
         self.workers_hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
+        self.final_fit = QCheckBox("After the test, train once more on all rows for the export")
+        self.final_fit.setToolTip(
+            "The chosen network is measured on test rows it has never seen. Then, with the same "
+            "settings, it is trained once more on every row, test rows included, and that is "
+            "the model you export: more rows usually make a slightly better model. The test "
+            "figures remain those measured before.")
+
         search = QGroupBox("Search")
         self.search_box = search
         sf = QFormLayout(search)
@@ -150,6 +157,7 @@ class SettingsPage(Page):
         sf.addRow("Project folder:", folder_row)
         sf.addRow("Workers on this machine:", self.workers)
         sf.addRow("", self.workers_hint)
+        sf.addRow("", self.final_fit)
 
         # Advanced: narrow the search space.
         self.custom_space = QGroupBox("Limit the search space")
@@ -207,7 +215,7 @@ class SettingsPage(Page):
         for w in (self.tuner, self.max_units):
             w.currentIndexChanged.connect(self._changed)
         for w in (self.use_time_limit, self.custom_space, self.arch_bag, self.arch_cnn,
-                  self.arch_rnn):
+                  self.arch_rnn, self.final_fit):
             w.toggled.connect(self._changed)
         self.folder.textChanged.connect(self._changed)
         state.project_changed.connect(self._load_from_state)
@@ -261,7 +269,8 @@ class SettingsPage(Page):
         s, t = self.state.settings, self.state.template
         widgets = (self.trials, self.epochs, self.minutes, self.seed, self.tuner, self.folder,
                    self.use_time_limit, self.custom_space, self.max_layers, self.max_units,
-                   self.max_dropout, self.arch_bag, self.arch_cnn, self.arch_rnn, self.workers)
+                   self.max_dropout, self.arch_bag, self.arch_cnn, self.arch_rnn, self.workers,
+                   self.final_fit)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -276,6 +285,7 @@ class SettingsPage(Page):
             self.tuner.setCurrentIndex(max(0, self.tuner.findData(s.tuner)))
             self.seed.setValue(s.seed)
             self.workers.setValue(s.workers)
+            self.final_fit.setChecked(s.final_fit)
             if s.project_dir:
                 self.folder.setText(s.project_dir)
             space = s.search_space
@@ -327,6 +337,7 @@ class SettingsPage(Page):
         s.project_dir = self.folder.text().strip()
         s.search_space = self.search_space()
         s.workers = self.workers.value()
+        s.final_fit = self.final_fit.isChecked()
         self.workers_hint.setVisible(s.workers > 1)
         self._update_estimate()
         set_error(self.error, self._folder_error() or self._workers_error())

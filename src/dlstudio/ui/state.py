@@ -35,6 +35,7 @@ class SearchSettings:
     cost_false_approval: float = 1.0
     cost_false_rejection: float = 1.0
     workers: int = 1        # worker processes on this machine (more than 1: a distributed search)
+    final_fit: bool = True  # after the test, train once more on every row for the export
 
 
 def fallback_role(column: ColumnInfo) -> Role:
@@ -181,6 +182,7 @@ class WizardState(QObject):
             cost_false_rejection=s.cost_false_rejection,
             search_space=dict(s.search_space),
             workers=s.workers,
+            final_fit=s.final_fit,
         )
 
     def load_from_project(self, project: Project) -> None:
@@ -202,6 +204,7 @@ class WizardState(QObject):
             cost_false_approval=cfg.cost_false_approval,
             cost_false_rejection=cfg.cost_false_rejection,
             workers=cfg.workers,
+            final_fit=cfg.final_fit,
         )
         self.preset = {"template": cfg.template, "target": self.target,
                        "positive_class": self.positive_class, "text_column": self.text_column}

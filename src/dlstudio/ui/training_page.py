@@ -43,8 +43,14 @@ def metric_label(name: str) -> str:
             "rmse": "RMSE"}.get(name, name.replace("_", " "))
 
 
-def refit_status(networks: int, step: int, steps: int) -> str:
-    """The status line while the chosen network(s) train again before the evaluation."""
+def refit_status(networks: int, step: int, steps: int, final: bool = False) -> str:
+    """The status line while the chosen network(s) train again before the evaluation, or
+    (`final`) once more on every row after it."""
+    if final:
+        what = (f"the {networks} networks of the ensemble" if networks > 1
+                else "the chosen network")
+        return (f"Training {what} once more on all rows for the export: epoch {step} of "
+                f"{steps}.")
     if networks > 1:
         return (f"Training the {networks} networks of the ensemble again on training + "
                 f"validation rows: epoch {step} of {steps} (all {networks} together).")
@@ -369,7 +375,7 @@ class TrainingPage(Page):
             case ev.BestChanged():
                 self.leaderboard.set_best(event.trial_id)
             case ev.PhaseStarted():
-                if event.phase == ev.Phase.REFIT:
+                if event.phase in (ev.Phase.REFIT, ev.Phase.FINAL):
                     self._refit_networks = event.networks
                 self.status.setText(event.message)
                 self.append_log(event.message)
@@ -377,7 +383,8 @@ class TrainingPage(Page):
                 self.status.setText(f"Checking the average of the best networks: {event.step} "
                                     f"of {event.steps}.")
             case ev.PhaseProgress():
-                self.status.setText(refit_status(self._refit_networks, event.step, event.steps))
+                self.status.setText(refit_status(self._refit_networks, event.step, event.steps,
+                                                 final=event.phase == ev.Phase.FINAL))
             case ev.Log(level="warning" | "error"):
                 self.append_log(f"{event.level.capitalize()}: {event.message}")
             case ev.Log():
