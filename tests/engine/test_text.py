@@ -54,6 +54,28 @@ def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_m
     names = {layer.name for layer in model.layers}
     assert {"review_ngrams", "review_tf_idf", "review_l2", "review_char_ngrams",
             "review_char_tf_idf", "review_char_l2", "review_words_and_chars"} <= names
+    # A linear bag has no dropout over its (up to 210,000) features; a hidden layer has one.
+    assert hp.values["dropout"] > 0 and "dropout" not in names
+    deeper = kt.HyperParameters()
+    deeper.values.update({**hp.values, "layers": 1})
+    assert "dropout" in {layer.name for layer in text_model[0].build(deeper).layers}
+
+
+def test_predictions_of_a_wide_bag_are_made_in_calls_of_fewer_rows():
+    """8192 rows of a bag of 200,000 features would be 6.5 GB of floats per step of the model;
+    `predict` asks for fewer rows per call, members of an ensemble included."""
+    from dlstudio.engine.hypermodel import PREDICT_CHUNK_FLOATS, rows_per_call, text_width
+
+    words = [f"w{i}" for i in range(200_000)]
+    text = keras.Input(shape=(1,), dtype="string", name="t")
+    bag = keras.layers.TextVectorization(vocabulary=words, output_mode="multi_hot")(text)
+    member = keras.Model(text, keras.layers.Dense(1)(keras.ops.cast(bag, "float32")))
+    outer = keras.Input(shape=(1,), dtype="string", name="t")
+    ensemble = keras.Model(outer, member(outer))
+    assert text_width(member) == text_width(ensemble) == 200_001     # and the OOV column
+    assert rows_per_call(ensemble, 8192) == PREDICT_CHUNK_FLOATS // 200_001 < 8192
+    numbers = keras.Input(shape=(3,))
+    assert rows_per_call(keras.Model(numbers, keras.layers.Dense(1)(numbers)), 8192) == 8192
 
 
 def _numpy_bag(texts, vectorizer, weighting) -> np.ndarray:
@@ -168,4 +190,29 @@ def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(t
     on_view = hypermodel.build(hp)
     hypermodel.fit(hp, on_view, view, validation_data=view, epochs=2, verbose=0)
     for a, b in zip(on_view.get_weights(), slow.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_two_text_columns_train_on_sparse_features_as_on_raw_text(monkeypatch):
+    """Two text columns: the cached features of both are sparse batches joined inside the
+    network; training on them ends as training on the raw texts does."""
+    texts, labels = review_texts(80, seed=5)
+    df = pd.DataFrame({"title": [t.split(".")[0] for t in texts], "review": texts})
+    y = np.array([lab == "positive" for lab in labels], dtype=int)
+    specs = [FeatureSpec(c, c, Role.TEXT, "string") for c in df.columns]
+    stats = TrainingStats.from_training(df, specs, y, TaskType.MULTICLASS, 2)
+    hypermodel = StudioHyperModel(stats, get_template("sentiment"), seed=0)
+    monkeypatch.setattr(hypermodel, "cached_text_min_rows", 0)
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    rows = make_rows({c: df[[c]].to_numpy().astype(object) for c in df.columns}, y)
+    keras.utils.set_random_seed(0)
+    fast = hypermodel.build(hp)
+    hypermodel.fit(hp, fast, rows, validation_data=rows, epochs=2, verbose=0)
+    assert len(rows._text_features) == 1
+    keras.utils.set_random_seed(0)
+    slow = hypermodel.build(hp)
+    slow.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
+             shuffle=False, verbose=0)
+    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)

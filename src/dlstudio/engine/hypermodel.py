@@ -43,7 +43,17 @@ NB_WEIGHTING = "nb_sublinear_tf_idf"     # two classes only: times |NB log-count
 BAG_LEARNING_RATE = 1e-2     # the bag's first trial: unit-length TF-IDF into a linear layer
 CHAR_NGRAMS = (2, 3, 4, 5)
 CACHED_TEXT_MIN_ROWS = 1000    # fewer training rows: raw text through the whole model
-CHAR_MAX_TOKENS = 30000
+# The bag's vocabularies: the most frequent word 1-2-grams and character 2-5-grams. Larger ones
+# scored higher on the film snippets (text_configs.py, one network, three splits: 20,000 +
+# 30,000 -> 60,000 + 150,000 raised test accuracy 0.004-0.010) and cost little once the bag is
+# trained on sparse batches without dropout over its inputs (see `build`).
+# A table with a text column keeps the smaller ones: it trains on raw rows through the whole
+# model (no cached sparse features), where every batch holds its bag dense.
+WORD_MAX_TOKENS = 60000
+CHAR_MAX_TOKENS = 150000
+TABLE_WORD_MAX_TOKENS = 20000
+TABLE_CHAR_MAX_TOKENS = 30000
+PREDICT_CHUNK_FLOATS = 1 << 25   # predicting, rows per call x text features stays below this
 SEQUENCE_QUANTILE = 0.95                 # sequence models read this share of texts whole
 MAX_SEQUENCE_LENGTH = 400
 
@@ -304,7 +314,13 @@ class StudioHyperModel(kt.HyperModel):
             x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
         dropout = (hp.Float("dropout", 0.0, max_dropout, step=0.1,
                             default=min(0.1, max_dropout)) if max_dropout > 0 else 0.0)
-        if dropout > 0:
+        # Not over a bag of text features straight into the output layer (a linear model):
+        # there it made no difference on the film snippets (test accuracy 0.7908 with 0.1,
+        # 0.7904 without), and drawing a mask over 200,000 features per row made each epoch
+        # four times as long (text_configs.py). Over hidden units it stays.
+        linear_bag = (n_layers == 0 and texts and arch == "bag"
+                      and int(x.shape[-1]) >= SPARSE_MIN_WIDTH)
+        if dropout > 0 and not linear_bag:
             x = keras.layers.Dropout(dropout, name="dropout")(x)
         outputs = self._output(x)
 
@@ -416,8 +432,11 @@ class StudioHyperModel(kt.HyperModel):
 
     def _text(self, hp: kt.HyperParameters, arch: str, s: FeatureSpec, x):
         if arch == "bag":
+            texts_only = all(spec.role is Role.TEXT for spec in self.stats.specs)
+            word_max, char_max = ((WORD_MAX_TOKENS, CHAR_MAX_TOKENS) if texts_only
+                                  else (TABLE_WORD_MAX_TOKENS, TABLE_CHAR_MAX_TOKENS))
             with hp.conditional_scope("text_model", ["bag"]):
-                max_tokens = hp.Choice("bag_max_tokens", [5000, 20000], default=20000)
+                max_tokens = hp.Choice("bag_max_tokens", [5000, word_max], default=word_max)
                 ngrams = hp.Choice("bag_ngrams", [1, 2], default=2)
                 weighting = hp.Choice("bag_weighting", self._text_weightings(),
                                       default=self._text_weightings()[0])
@@ -425,7 +444,7 @@ class StudioHyperModel(kt.HyperModel):
             words = self._bag(s, x, max_tokens, ngrams, weighting, "whitespace", s.key)
             if not chars:
                 return words
-            letters = self._bag(s, x, CHAR_MAX_TOKENS, CHAR_NGRAMS, weighting, "character",
+            letters = self._bag(s, x, char_max, CHAR_NGRAMS, weighting, "character",
                                 f"{s.key}_char")
             return keras.layers.Concatenate(name=f"{s.key}_words_and_chars")([words, letters])
         if arch == "rnn":
@@ -499,7 +518,7 @@ class StudioHyperModel(kt.HyperModel):
             return fit_on_text_features(model, core, x, validation_data, batch_size,
                                         self.seed, class_weight, self.stats.task, **kwargs)
         train = batches(x, batch_size, shuffle_seed=self.seed)
-        val = (batches(validation_data, max(1024, batch_size))
+        val = (batches(validation_data, rows_per_call(model, max(1024, batch_size)))
                if validation_data is not None else None)
         # shuffle=False: the batches are in a new order every epoch already (see `batches`).
         return model.fit(train, validation_data=val, class_weight=class_weight, shuffle=False,
@@ -629,6 +648,27 @@ def batches(rows: Rows, batch_size: int, shuffle_seed: int | None = None):
     return index.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+def text_width(model: keras.Model) -> int:
+    """The number of text features (bag columns) the model makes per row: the sum of the
+    vocabularies of its TextVectorization layers that output a bag, members' included."""
+    width, stack = 0, [model]
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.TextVectorization):
+            if layer.get_config().get("output_mode") != "int":
+                width += layer.vocabulary_size()
+        elif isinstance(layer, keras.Model):
+            stack.extend(layer.layers)
+    return width
+
+
+def rows_per_call(model: keras.Model, batch_size: int) -> int:
+    """`batch_size`, or fewer rows where the model's text bag would make a call's dense
+    features larger than PREDICT_CHUNK_FLOATS (8192 rows of 210,000 features: 7 GB)."""
+    width = text_width(model)
+    return batch_size if not width else max(32, min(batch_size, PREDICT_CHUNK_FLOATS // width))
+
+
 def predict(model: keras.Model, arrays: dict[str, np.ndarray] | Rows,
             batch_size: int = 8192) -> np.ndarray:
     """Model outputs for raw column arrays (or the rows of a `Rows`), as a float NumPy array.
@@ -636,6 +676,7 @@ def predict(model: keras.Model, arrays: dict[str, np.ndarray] | Rows,
     Chunks go straight to the compiled predict step: evaluation calls this dozens of times on
     a few thousand rows (permutation importance), where building a tf.data pipeline per call
     would cost more than the predictions."""
+    batch_size = rows_per_call(model, batch_size)
     if isinstance(arrays, Rows):
         n, chunk = len(arrays), arrays.tensors
     else:
@@ -658,7 +699,7 @@ def predict(model: keras.Model, arrays: dict[str, np.ndarray] | Rows,
 # model itself is not changed: it still reads raw text, and saves and exports as before.
 
 TEXT_CUT_SUFFIXES = ("_words_and_chars", "_l2", "_bag", "_tokens")   # the first one present
-SPARSE_MIN_WIDTH = 512          # wider float features are cached sparse, densified per batch
+SPARSE_MIN_WIDTH = 512          # wider float features are cached and batched sparse
 VECTORISE_CHUNK = 128
 CACHED_SETTINGS = 1             # feature sets kept per split (the refit and later trials differ)
 
@@ -779,20 +820,21 @@ def _input(model: keras.Model, key: str):
 
 def _feature_batches(core: TextCore, features: dict[str, Any], y, batch_size: int,
                      shuffle_seed: int | None):
-    """`batches` of the cached features, the sparse ones made dense again per batch, as the
-    tuple of inputs `core.model` takes."""
+    """`batches` of the cached features as the tuple of inputs `core.model` takes: wide ones as
+    `tf.SparseTensor`s (Keras' Dense multiplies them as sparse; a batch of 32 rows of 210,000
+    features made dense was most of the cost of a step), other ones dense."""
     widths = {key: int(core.cuts[key].shape[-1]) for key in core.cuts}
     # The first value sets the number of rows in `batches`: put a plain tensor or the ids first.
     data = batches(Rows(features, y), batch_size, shuffle_seed=shuffle_seed)
 
-    def densify(feats, *target):
+    def assemble(feats, *target):
         inputs = []
         for key in core.keys:
             if f"{key}:ids" in feats:
                 ids, values = feats[f"{key}:ids"], feats[f"{key}:values"]
                 where = tf.stack([tf.cast(ids.value_rowids(), tf.int64),
                                   tf.cast(ids.flat_values, tf.int64)], axis=1)
-                inputs.append(tf.scatter_nd(
+                inputs.append(tf.SparseTensor(
                     where, values.flat_values,
                     tf.stack([ids.nrows(), tf.constant(widths[key], tf.int64)])))
             else:
@@ -800,7 +842,7 @@ def _feature_batches(core: TextCore, features: dict[str, Any], y, batch_size: in
         inputs = tuple(inputs) if len(inputs) > 1 else inputs[0]
         return (inputs, *target) if target else inputs
 
-    return data.map(densify, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return data.map(assemble, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 class _OnWholeModel(keras.callbacks.Callback):

@@ -527,6 +527,9 @@ def export_project(project: Project, export_dir: str | Path, model=None,
 
 # -- prediction -----------------------------------------------------------------------------------
 
+TEXT_PREDICT_ROWS = 128
+
+
 def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
                  batch_size: int = 2048, explain: bool = False) -> dict[str, Any]:
     """Score a table with an exported model; writes the rows plus the predictions.
@@ -545,6 +548,9 @@ def predict_file(export_dir: str | Path, data: str | Path, output: str | Path,
     card = ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
     df = data_mod.load_data(data)
     specs = [FeatureSpec(s.column, s.input, Role(s.role), s.dtype) for s in card.inputs]
+    if any(s.role is Role.TEXT for s in specs):
+        # A text bag is dense inside the SavedModel: 128 rows of 210,000 features is 100 MB.
+        batch_size = min(batch_size, TEXT_PREDICT_ROWS)
     arrays = to_arrays(df, specs)
     # TensorFlow only now that the export and the data are known good: a user's mistake
     # (not an export, a missing column) is reported without the seconds its import takes.
