@@ -367,8 +367,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         # converter's own error) to the project's log.
         append_to_log(traceback.format_exc(), project.root / "logs" / "dlstudio.log")
         raise
+    final = result.get("final_fit_rows")
+    trained = f", trained once more on all {final:,} rows after the test" if final else ""
     print(f"Exported (verified in a fresh process) to {result['export_dir']}: "
-          f"{model_kind(result['ensemble_size'])}.")
+          f"{model_kind(result['ensemble_size'])}{trained}.")
     for a in result["artifacts"][1:]:
         print(f"  {a['format']}: {', '.join(a['files'])} ({a['runtime']}, {a['rows']} rows, "
               f"largest difference {a['max_difference']:.2g})")

@@ -519,6 +519,7 @@ def export_project(project: Project, export_dir: str | Path, model=None,
     result = ex.export_model(model, run.specs, card, sample, export_dir, extra=extra,
                              verifier=verifier)
     result["ensemble_size"] = len(card.ensemble) or 1
+    result["final_fit_rows"] = card.final_fit_rows
     project.set_export_summary({k: result[k] for k in ("export_dir", "model_card", "signature",
                                                        "curl_example", "python_example",
                                                        "artifacts")})

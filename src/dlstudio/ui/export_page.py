@@ -299,8 +299,11 @@ class ExportPage(Page):
 
     def _show_result(self, result: dict[str, Any]) -> None:
         self.result = dict(result)
+        final = result.get("final_fit_rows")
+        trained = (f" It is the tested model trained once more on all {final:,} rows."
+                   if final else "")
         self.status.setText(f"Exported to {result.get('export_dir')}. The saved model was "
-                            "reloaded and gives the same predictions.")
+                            f"reloaded and gives the same predictions.{trained}")
         self.signature.set_text(format_signature(result.get("signature") or {}))
         self.curl.set_text(str(result.get("curl_example", "")))
         self.python.set_text(with_export_folder(str(result.get("python_example", "")),
