@@ -54,11 +54,13 @@ def test_the_first_trial_is_words_beside_characters_with_sublinear_tf_idf(text_m
     names = {layer.name for layer in model.layers}
     assert {"review_ngrams", "review_tf_idf", "review_l2", "review_char_ngrams",
             "review_char_tf_idf", "review_char_l2", "review_words_and_chars"} <= names
-    # A linear bag has no dropout over its (up to 210,000) features; a hidden layer has one.
-    assert hp.values["dropout"] > 0 and "dropout" not in names
+    # A linear bag has no dropout over its (up to 210,000) features, nor a "dropout" to search;
+    # with a hidden layer, both.
+    assert "dropout" not in names and not hp.is_active("dropout")
     deeper = kt.HyperParameters()
     deeper.values.update({**hp.values, "layers": 1})
     assert "dropout" in {layer.name for layer in text_model[0].build(deeper).layers}
+    assert deeper.is_active("dropout") and deeper.values["dropout"] > 0
 
 
 def test_predictions_of_a_wide_bag_are_made_in_calls_of_fewer_rows():

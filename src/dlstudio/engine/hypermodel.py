@@ -10,6 +10,7 @@ takes raw values and exports as is.
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,15 +313,19 @@ class StudioHyperModel(kt.HyperModel):
             if batch_norm:
                 x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
             x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
-        dropout = (hp.Float("dropout", 0.0, max_dropout, step=0.1,
-                            default=min(0.1, max_dropout)) if max_dropout > 0 else 0.0)
-        # Not over a bag of text features straight into the output layer (a linear model):
-        # there it made no difference on the film snippets (test accuracy 0.7908 with 0.1,
-        # 0.7904 without), and drawing a mask over 200,000 features per row made each epoch
-        # four times as long (text_configs.py). Over hidden units it stays.
-        linear_bag = (n_layers == 0 and texts and arch == "bag"
-                      and int(x.shape[-1]) >= SPARSE_MIN_WIDTH)
-        if dropout > 0 and not linear_bag:
+        dropout = 0.0
+        if max_dropout > 0:
+            # A text model drops out hidden units only, so "dropout" is searched only when it
+            # has some. Over a bag straight into the output layer (a linear model) it made no
+            # difference on the film snippets (test accuracy 0.7908 with 0.1, 0.7904 without),
+            # and drawing a mask over 210,000 features per row made each epoch four times as
+            # long (text_configs.py); searched there it would only repeat networks.
+            with (hp.conditional_scope("layers", list(range(1, max(1, max_layers) + 1)))
+                  if text_task else contextlib.nullcontext()):
+                if n_layers > 0 or not text_task:
+                    dropout = hp.Float("dropout", 0.0, max_dropout, step=0.1,
+                                       default=min(0.1, max_dropout))
+        if dropout > 0:
             x = keras.layers.Dropout(dropout, name="dropout")(x)
         outputs = self._output(x)
 
