@@ -397,11 +397,13 @@ class StudioHyperModel(kt.HyperModel):
             labels = self.stats.labels
             df = np.zeros(len(vocab) + 1)
             df_class = np.zeros((2, len(vocab) + 1))
-            for start in range(0, len(texts), 1024):
-                hot = np.asarray(layer(tf.constant(texts[start:start + 1024])))
+            # Rows per call: the multi-hot block is dense (1024 rows of 210,000 int64: 1.7 GB).
+            step = max(64, min(1024, PREDICT_CHUNK_FLOATS // (len(vocab) + 1)))
+            for start in range(0, len(texts), step):
+                hot = np.asarray(layer(tf.constant(texts[start:start + step])))
                 df += hot.sum(axis=0)
                 if labels is not None and self.stats.n_classes == 2:
-                    part = labels[start:start + 1024]
+                    part = labels[start:start + step]
                     df_class[1] += hot[part == 1].sum(axis=0)
                     df_class[0] += hot[part == 0].sum(axis=0)
             idf = np.log1p(len(texts) / (1.0 + df))
