@@ -150,6 +150,21 @@ def test_sequence_length_follows_the_texts():
     assert sequence_length(np.array([" ".join(["w"] * 5000)] * 10)) == 400  # at most 400
 
 
+def _trained_on_raw_text(hypermodel, hp, rows):
+    """The network of `hp` trained 2 epochs the slow way: raw text through the whole model
+    every batch, in the batches `fit` would use."""
+    keras.utils.set_random_seed(0)
+    model = hypermodel.build(hp)
+    model.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
+              shuffle=False, verbose=0)
+    return model
+
+
+def _assert_same_weights(a, b) -> None:
+    for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+
+
 def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(text_model,
                                                                               monkeypatch):
     """`fit` vectorises each split once and trains the layers after the preprocessing on the
@@ -173,12 +188,8 @@ def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(t
                    callbacks=[Watch()])
     assert seen == [fast, fast]
     assert len(rows._text_features) == 1           # the features of one setting, cached
-    keras.utils.set_random_seed(0)
-    slow = hypermodel.build(hp)
-    slow.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
-             shuffle=False, verbose=0)
-    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    slow = _trained_on_raw_text(hypermodel, hp, rows)
+    _assert_same_weights(fast, slow)
     raw = {"review": df[["review"]].to_numpy().astype(object)}
     np.testing.assert_allclose(predict(fast, raw), predict(slow, raw), atol=1e-5)
 
@@ -191,8 +202,7 @@ def test_fit_trains_on_features_vectorised_once_and_the_model_still_reads_text(t
     keras.utils.set_random_seed(0)
     on_view = hypermodel.build(hp)
     hypermodel.fit(hp, on_view, view, validation_data=view, epochs=2, verbose=0)
-    for a, b in zip(on_view.get_weights(), slow.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    _assert_same_weights(on_view, slow)
 
 
 def test_two_text_columns_train_on_sparse_features_as_on_raw_text(monkeypatch):
@@ -212,9 +222,4 @@ def test_two_text_columns_train_on_sparse_features_as_on_raw_text(monkeypatch):
     fast = hypermodel.build(hp)
     hypermodel.fit(hp, fast, rows, validation_data=rows, epochs=2, verbose=0)
     assert len(rows._text_features) == 1
-    keras.utils.set_random_seed(0)
-    slow = hypermodel.build(hp)
-    slow.fit(batches(rows, hp.values["batch_size"], shuffle_seed=hypermodel.seed), epochs=2,
-             shuffle=False, verbose=0)
-    for a, b in zip(fast.get_weights(), slow.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+    _assert_same_weights(fast, _trained_on_raw_text(hypermodel, hp, rows))
