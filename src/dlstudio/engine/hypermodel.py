@@ -46,8 +46,8 @@ CHAR_NGRAMS = (2, 3, 4, 5)
 CACHED_TEXT_MIN_ROWS = 1000    # fewer training rows: raw text through the whole model
 # The bag's vocabularies: the most frequent word 1-2-grams and character 2-5-grams. Larger ones
 # scored higher on the film snippets (text_configs.py, one network, three splits: 20,000 +
-# 30,000 -> 60,000 + 150,000 raised test accuracy 0.004-0.010) and cost little once the bag is
-# trained on sparse batches without dropout over its inputs (see `build`).
+# 30,000 -> 60,000 + 150,000 raised test accuracy 0.004-0.010) and cost little once a linear
+# bag has no dropout over its inputs (see `build`).
 # A table with a text column keeps the smaller ones: it trains on raw rows through the whole
 # model (no cached sparse features), where every batch holds its bag dense.
 WORD_MAX_TOKENS = 60000
@@ -314,17 +314,16 @@ class StudioHyperModel(kt.HyperModel):
                 x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
             x = keras.layers.Activation("relu", name=f"relu_{i}")(x)
         dropout = 0.0
-        if max_dropout > 0:
-            # A text model drops out hidden units only, so "dropout" is searched only when it
-            # has some. Over a bag straight into the output layer (a linear model) it made no
-            # difference on the film snippets (test accuracy 0.7908 with 0.1, 0.7904 without),
-            # and drawing a mask over 210,000 features per row made each epoch four times as
-            # long (text_configs.py); searched there it would only repeat networks.
+        # A text model drops out hidden units only, so "dropout" is searched only when it has
+        # some. Over a bag straight into the output layer (a linear model) it made no
+        # difference on the film snippets (test accuracy 0.7908 with 0.1, 0.7904 without), and
+        # drawing a mask over 210,000 features per row made each epoch four times as long
+        # (text_configs.py); searched there it would only repeat networks.
+        if max_dropout > 0 and (n_layers > 0 or not text_task):
             with (hp.conditional_scope("layers", list(range(1, max(1, max_layers) + 1)))
                   if text_task else contextlib.nullcontext()):
-                if n_layers > 0 or not text_task:
-                    dropout = hp.Float("dropout", 0.0, max_dropout, step=0.1,
-                                       default=min(0.1, max_dropout))
+                dropout = hp.Float("dropout", 0.0, max_dropout, step=0.1,
+                                   default=min(0.1, max_dropout))
         if dropout > 0:
             x = keras.layers.Dropout(dropout, name="dropout")(x)
         outputs = self._output(x)
@@ -828,8 +827,8 @@ def _input(model: keras.Model, key: str):
 def _feature_batches(core: TextCore, features: dict[str, Any], y, batch_size: int,
                      shuffle_seed: int | None):
     """`batches` of the cached features as the tuple of inputs `core.model` takes: wide ones as
-    `tf.SparseTensor`s (Keras' Dense multiplies them as sparse; a batch of 32 rows of 210,000
-    features made dense was most of the cost of a step), other ones dense."""
+    `tf.SparseTensor`s, other ones dense. (Keras makes a sparse batch dense at the core's dense
+    `Input`, so this saves little: 2.5 against 3.1 s per epoch on the film snippets.)"""
     widths = {key: int(core.cuts[key].shape[-1]) for key in core.cuts}
     # The first value sets the number of rows in `batches`: put a plain tensor or the ids first.
     data = batches(Rows(features, y), batch_size, shuffle_seed=shuffle_seed)

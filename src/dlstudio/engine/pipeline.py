@@ -157,9 +157,7 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
     del rows, val_rows          # evaluation and export use the test rows only
     release_memory()
     project.models_dir.mkdir(parents=True, exist_ok=True)
-    tmp = project.models_dir / ".best.tmp.keras"
-    model.save(tmp)
-    tmp.replace(project.best_model_path)
+    _save_model(model, project.best_model_path)
     project.set_search_result(
         trial_id=result.best_trial_id, score=result.best_score, objective=template.objective,
         hyperparameters=result.best_hyperparameters, reason=str(reason),
@@ -181,9 +179,7 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
             final = final_fit(run, choice.trials, hypermodel.batch_scale, reporter)
             if final is not None:
                 model, evaluation.final_fit_rows = final
-                tmp = project.models_dir / ".final.tmp.keras"
-                model.save(tmp)
-                tmp.replace(project.final_model_path)
+                _save_model(model, project.final_model_path)
                 project.write_evaluation(evaluation)
         if export:
             reporter.report(PhaseStarted(phase=Phase.EXPORT,
@@ -196,15 +192,27 @@ def _after_search(run: PreparedRun, reporter: Reporter, tuner, hypermodel, resul
                           export_dir=export_dir, ensemble_size=choice.k)
 
 
+def _save_model(model, path: Path) -> None:
+    """Write `model` to `path` whole or not at all (a crash leaves the previous file)."""
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
+
+
 def training_rows(run: PreparedRun):
-    """The training rows, then the validation rows, as one `hypermodel.Rows` of tensors,
-    made column by column from the frames (no second copy of all the rows as arrays)."""
+    """The training rows, then the validation rows, as one `hypermodel.Rows` of tensors."""
+    return rows_of_frames([run.parts["train"], run.parts["validation"]], run.specs,
+                          [run.y["train"], run.y["validation"]])
+
+
+def rows_of_frames(frames: list[pd.DataFrame], specs: list[FeatureSpec], y: list[np.ndarray]):
+    """The rows of `frames`, one after the other, as one `hypermodel.Rows` of tensors, made
+    column by column (no second copy of all the rows as arrays)."""
     from dlstudio.engine.hypermodel import stack_rows
 
-    frames = [run.parts["train"], run.parts["validation"]]
     columns = {s.key: (lambda s=s: [column_array(f[s.column], s) for f in frames])
-               for s in run.specs}
-    return stack_rows(columns, [run.y["train"], run.y["validation"]])
+               for s in specs}
+    return stack_rows(columns, y)
 
 
 def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
@@ -292,7 +300,7 @@ def final_fit(run: PreparedRun, trials: list, batch_scale: int,
     slightly better model, and this one is what an export writes. Returns the model and the
     number of rows, or None if Stop was pressed meanwhile (the export is then the tested model).
     """
-    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, stack_rows
+    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats
     from dlstudio.engine.prepare import encode_target
 
     task, config = run.task, run.config
@@ -302,8 +310,7 @@ def final_fit(run: PreparedRun, trials: list, batch_scale: int,
                       ignore_index=True)
     y = encode_target(frame[task.target], task)
     stats = TrainingStats.from_training(frame, run.specs, y, task.type, len(task.classes))
-    rows = stack_rows({s.key: (lambda s=s, f=frame: [column_array(f[s.column], s)])
-                       for s in run.specs}, [y])
+    rows = rows_of_frames([frame], run.specs, [y])
     n = len(frame)
     del frame, parts
     release_memory()
