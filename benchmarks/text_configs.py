@@ -19,6 +19,7 @@ Run from the repository root::
 
     python benchmarks/text_configs.py                      # every configuration, both sets
     python benchmarks/text_configs.py --only film-reviews --configs words chars_sublinear
+    python benchmarks/text_configs.py --only fine-foods --configs default_nb --seed 1
 
 Writes ``benchmarks/results/text_configs.json``.
 """
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                         action="append")
     parser.add_argument("--configs", nargs="*", choices=list(CONFIGS))
     parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the split of quality.py (the networks are seeded 0)")
     parser.add_argument("--output", type=Path,
                         default=ROOT / "benchmarks" / "results" / "text_configs.json")
     args = parser.parse_args(argv)
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or [n for n, t in TASKS.items() if t.kind == "text"]
     for name in names:
         task = TASKS[name]
-        train, test = split(task, 0)
+        train, test = split(task, args.seed)
         fit_part, val_part = train_test_split(train, test_size=0.2, stratify=train[task.target],
                                               random_state=0)
         classes = sorted(train[task.target].astype(str).unique())
