@@ -40,6 +40,40 @@ def test_k_is_the_best_average_on_validation(scores, direction, k):
     assert ensemble.pick_k(scores, direction) == k
 
 
+@pytest.mark.parametrize(("objective", "direction", "task", "deciding"), [
+    ("val_accuracy", "max", TaskType.BINARY, ("val_loss", "min")),
+    ("val_accuracy", "max", TaskType.MULTICLASS, ("val_loss", "min")),
+    ("val_auc", "max", TaskType.BINARY, ("val_auc", "max")),
+    ("val_loss", "min", TaskType.MULTICLASS, ("val_loss", "min")),
+    ("val_rmse", "min", TaskType.REGRESSION, ("val_rmse", "min")),
+])
+def test_accuracy_hands_the_choice_of_k_to_the_log_loss(objective, direction, task, deciding):
+    assert ensemble.deciding_objective(objective, direction, task) == deciding
+
+
+def test_on_few_rows_the_log_loss_keeps_an_average_that_accuracy_would_drop():
+    """The fine-food case in miniature: the best network is right on one row more, but sure of
+    its two mistakes; the average of two is right on one row less but far better
+    calibrated. Accuracy keeps one network; the log loss, which decides, keeps the average."""
+    y = np.array([1] * 6 + [0] * 4)
+    best = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.6, 0.01, 0.01, 0.99, 0.99])
+    second = np.array([0.7, 0.7, 0.7, 0.7, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3])
+    outs = [np.column_stack([1 - p, p]) for p in (best, second)]
+    averages = [outs[0], (outs[0] + outs[1]) / 2]
+    by_accuracy = [ensemble.validation_score("val_accuracy", TaskType.BINARY, y, a)
+                   for a in averages]
+    deciding, direction = ensemble.deciding_objective("val_accuracy", "max", TaskType.BINARY)
+    by_loss = [ensemble.validation_score(deciding, TaskType.BINARY, y, a) for a in averages]
+    assert by_accuracy == [0.8, 0.7]
+    assert ensemble.pick_k(by_accuracy, "max") == 1
+    assert by_loss[1] < by_loss[0] and ensemble.pick_k(by_loss, direction) == 2
+    message = ensemble.choice_message(2, "val_accuracy", by_accuracy, deciding, by_loss, 640,
+                                      1.0)
+    assert message.startswith("The average of the best 2 networks predicts the validation "
+                              "rows better than the best network alone: log loss ")
+    assert "val_accuracy 0.7000 against 0.8000" in message and "640 rows" in message
+
+
 def test_validation_scores_agree_with_the_keras_metrics_the_search_optimises():
     from dlstudio.engine.tf import keras
 

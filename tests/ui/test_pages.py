@@ -551,7 +551,8 @@ def test_results_say_whether_the_model_is_one_network_or_an_ensemble(window):
     report.ensemble_size, report.device = 3, "GPU: NVIDIA H200 (mixed precision)"
     page.set_evaluation(report)
     text = page.summary.text()
-    assert "an ensemble of 3 networks" in text and "beat the best network alone" in text
+    assert "an ensemble of 3 networks" in text
+    assert "predicted the validation rows better than the best network alone" in text
     assert "trained on GPU: NVIDIA H200 (mixed precision)." in text
     assert "once more" not in text
     report.final_fit_rows = 12345

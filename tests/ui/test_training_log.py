@@ -66,7 +66,8 @@ def test_the_end_of_a_search_says_when_the_model_is_an_ensemble(window):
                                         best_score=0.8225, trials=8, ensemble_size=5))
     assert page.status.text() == (
         "Finished: all networks were tried. Best network: 0.8225; the model is the average of "
-        "the best 5, which scored higher together. See the results on the next page.")
+        "the best 5, which predicted the validation rows better together. See the results on "
+        "the next page.")
     page.handle_event(ev.SearchFinished(project="p", reason="budget", best_trial_id="7",
                                         best_score=0.8225, trials=8))
     assert page.status.text() == ("Finished: all networks were tried. Best score: 0.8225. "

@@ -3,10 +3,17 @@
 After the search, the best `MAX_MEMBERS` completed trials are reloaded from their best-epoch
 checkpoints (KerasTuner keeps one per trial; they were trained on the training rows only) and
 predict the validation rows once each. For k = 1..N the average of the first k members'
-probabilities (regression: predictions) is scored on the validation rows with the search's own
-objective; the best k wins, the smallest on a tie, and k > 1 only when it beats the single best
-network by more than `MIN_GAIN`. The validation rows thus choose k, as they chose the trials and
-their epochs; none of it trains on them. The test rows stay unseen.
+probabilities (regression: predictions) is scored on the validation rows; the best k wins, the
+smallest on a tie, and k > 1 only when it beats the single best network by more than
+`MIN_GAIN`. The validation rows thus choose k, as they chose the trials and their epochs; none
+of it trains on them. The test rows stay unseen.
+
+The score that decides is the search's own objective, except accuracy (`deciding_objective`):
+on a few hundred validation rows accuracy moves in steps of one row, and the best network's
+accuracy is the highest of several such noisy figures, so it is flattered against any average.
+There the log loss decides, which counts every row's probability and not only which side of
+0.5 it falls (benchmarks/RESULTS.md, "Choosing k": with accuracy deciding, the fine-food
+searches kept one network where the average was better on the held-out reviews).
 
 The ensemble is ONE Keras functional model: the same raw inputs go to each member, and a
 Keras `Average` layer averages their outputs. Evaluation, explanation and export treat it as
@@ -55,6 +62,14 @@ def validation_score(objective: str, task: TaskType, y: np.ndarray, out: np.ndar
     raise ValueError(f"No validation score for the objective '{objective}'.")
 
 
+def deciding_objective(objective: str, direction: str, task: TaskType) -> tuple[str, str]:
+    """The score that chooses k, and its direction: the search's `objective`, except accuracy
+    on a classification, where the log loss ("val_loss", lower is better) decides."""
+    if task is not TaskType.REGRESSION and objective.removeprefix("val_") == "accuracy":
+        return "val_loss", "min"
+    return objective, direction
+
+
 def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:
     """True when score `a` beats `b` by more than `margin` in the objective's direction."""
     return a > b + margin if direction == "max" else a < b - margin
@@ -82,6 +97,8 @@ class Choice:
     trials: list[Any]
     models: list[Any]
     scores: list[float] = field(default_factory=list)
+    decided_by: str = ""                     # the objective that chose k (`deciding_objective`)
+    deciding: list[float] = field(default_factory=list)   # its score of each average
     outputs: np.ndarray | None = None        # validation outputs of the chosen average
     seconds: float = 0.0
 
@@ -99,6 +116,9 @@ class Choice:
         """What project.json keeps of the choice."""
         return {"k": self.k, "considered": len(self.scores), "objective": objective,
                 "validation_scores": {str(i + 1): s for i, s in enumerate(self.scores)},
+                "decided_by": self.decided_by or objective,
+                "deciding_scores": {str(i + 1): s for i, s in
+                                    enumerate(self.deciding or self.scores)},
                 "seconds": round(self.seconds, 2), "members": self.members()}
 
 
@@ -118,31 +138,49 @@ def choose(tuner, template: Template, task: TaskType, arrays: dict[str, np.ndarr
     reporter.report(PhaseStarted(phase=Phase.ENSEMBLE, steps=len(trials), message=(
         f"Checking whether the average of the best {len(trials)} networks beats the best one "
         "on the validation rows.")))
-    models, outs, scores = [], [], []
+    deciding, direction = deciding_objective(template.objective, template.direction, task)
+    models, outs, scores, by = [], [], [], []
     for i, trial in enumerate(trials):
         if i and reporter.should_stop():
             break
         model = best if i == 0 else tuner.load_model(trial)
         models.append(model)
         outs.append(np.asarray(outputs_of(model, arrays), dtype=np.float64))
-        scores.append(validation_score(template.objective, task, y, sum(outs) / (i + 1)))
+        average = sum(outs) / (i + 1)
+        scores.append(validation_score(template.objective, task, y, average))
+        by.append(validation_score(deciding, task, y, average))
         reporter.report(PhaseProgress(phase=Phase.ENSEMBLE, step=i + 1, steps=len(trials),
                                       logs={template.objective: scores[-1]}))
-    k = pick_k(scores, template.direction)
+    k = pick_k(by, direction)
     seconds = time.monotonic() - started
-    if k > 1:
-        outputs = sum(outs[:k]) / k
-        text = (f"The average of the best {k} networks wins on the validation rows: "
-                f"{template.objective} {scores[k - 1]:.4f} against {scores[0]:.4f} for the "
-                f"best network alone (checked in {seconds:.1f} s).")
-    else:
-        outputs = None
-        text = (f"The best network alone is kept: no average of the best {len(scores)} beats "
-                f"its {template.objective} of {scores[0]:.4f} on the validation rows "
-                f"(checked in {seconds:.1f} s).")
-    reporter.report(Log(level="info", message=text))
+    outputs = sum(outs[:k]) / k if k > 1 else None
+    reporter.report(Log(level="info", message=choice_message(
+        k, template.objective, scores, deciding, by, len(y), seconds)))
     return Choice(k=k, trials=trials[:max(k, 1)], models=models[:k], scores=scores,
-                  outputs=outputs, seconds=seconds)
+                  decided_by=deciding, deciding=by, outputs=outputs, seconds=seconds)
+
+
+def choice_message(k: int, objective: str, scores: list[float], deciding: str,
+                   by: list[float], rows: int, seconds: float) -> str:
+    """The log line that says which k was kept and why, in the deciding score's terms."""
+    checked = f"(checked in {seconds:.1f} s)"
+    if deciding == objective:
+        if k > 1:
+            return (f"The average of the best {k} networks wins on the validation rows: "
+                    f"{objective} {scores[k - 1]:.4f} against {scores[0]:.4f} for the best "
+                    f"network alone {checked}.")
+        return (f"The best network alone is kept: no average of the best {len(scores)} beats "
+                f"its {objective} of {scores[0]:.4f} on the validation rows {checked}.")
+    why = (f"The log loss decides, not the accuracy: it weighs how sure each answer is, while "
+           f"on {rows:,} rows the accuracy moves in steps of one row.")
+    if k > 1:
+        return (f"The average of the best {k} networks predicts the validation rows better "
+                f"than the best network alone: log loss {by[k - 1]:.4f} against {by[0]:.4f} "
+                f"(lower is better; {objective} {scores[k - 1]:.4f} against {scores[0]:.4f}) "
+                f"{checked}. {why}")
+    return (f"The best network alone is kept: no average of the best {len(scores)} has a lower "
+            f"log loss on the validation rows than its {by[0]:.4f} ({objective} "
+            f"{scores[0]:.4f}) {checked}. {why}")
 
 
 def build(members: list[Any]):

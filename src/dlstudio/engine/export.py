@@ -183,9 +183,9 @@ def model_card_markdown(card: ModelCard) -> str:
     if card.ensemble:
         lines += ["", f"## An ensemble of {len(card.ensemble)} networks", "",
                   f"The model averages the outputs of the best {len(card.ensemble)} networks "
-                  "of the search (the number chosen on the validation rows, where the average "
-                  "beat the best network alone). Each member, with its validation score in "
-                  "the search:", ""]
+                  "of the search (the number chosen on the validation rows, which the average "
+                  "predicted better than the best network alone). Each member, with its "
+                  "validation score in the search:", ""]
         for i, m in enumerate(card.ensemble, start=1):
             hps = ", ".join(f"{k}={v}" for k, v in m["hyperparameters"].items()
                             if not k.startswith("tuner/"))

@@ -298,7 +298,7 @@ class ResultsPage(Page):
         """What the model is (one network or an ensemble of k) and where it was trained."""
         text = f"The model is {model_kind(evaluation.ensemble_size)}"
         if evaluation.ensemble_size > 1:
-            text += ", which beat the best network alone on the validation rows"
+            text += ", which predicted the validation rows better than the best network alone"
         text += f"; trained on {evaluation.device}." if evaluation.device else "."
         if evaluation.final_fit_rows:
             text += (f" After this test it was trained once more, with the same settings, on "

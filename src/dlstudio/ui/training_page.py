@@ -394,7 +394,8 @@ class TrainingPage(Page):
                 score = "" if event.best_score is None else f" Best score: {event.best_score:.4f}."
                 if event.best_score is not None and event.ensemble_size > 1:
                     score = (f" Best network: {event.best_score:.4f}; the model is the average "
-                             f"of the best {event.ensemble_size}, which scored higher together.")
+                             f"of the best {event.ensemble_size}, which predicted the "
+                             "validation rows better together.")
                 self.append_log(f"Search finished ({why}) after {event.trials} networks.{score}")
                 self.status.setText(f"Finished: {why}.{score} See the results on the next page.")
             case ev.Failed():
