@@ -28,3 +28,36 @@ def test_progress_bar_shows_the_chosen_budget_before_start(window, qtbot, tmp_pa
     settings.trials.setValue(25)
     window.next_button.click()
     assert tp.progress.text() == "network 0 of 25"
+
+
+def test_the_bar_fills_as_networks_finish_and_one_point_gets_a_close_axis(window):
+    """Found under Xvfb: the bar was full at "network 8 of 8" while the 8th still trained,
+    and the first network's score sat on an axis from 0.32 to 1.32."""
+    from dlstudio.engine import events as ev
+
+    tp = window.training_page
+    tp.handle_event(ev.SearchStarted(project="p", template="sentiment", objective="val_accuracy",
+                                     direction="max", max_trials=2, time_limit=None,
+                                     tuner="bayesian"))
+    tp.handle_event(ev.TrialStarted(trial_id="0", number=1, max_trials=2, max_epochs=3,
+                                    hyperparameters={}))
+    assert (tp.progress.text(), tp.progress.value()) == ("network 1 of 2", 0)
+    tp.handle_event(ev.EpochEnded(trial_id="0", epoch=1, max_epochs=3,
+                                  logs={"loss": 0.6, "val_loss": 0.5, "accuracy": 0.7,
+                                        "val_accuracy": 0.82}))
+    assert tp.status.text() == "Network 1 of 2: epoch 1 of 3, validation accuracy 0.8200."
+    tp.handle_event(ev.TrialEnded(trial_id="0", status="completed", score=0.82,
+                                  hyperparameters={}, seconds=5.0))
+    assert tp.progress.value() == 1
+    low, high = tp.best_plot.getViewBox().viewRange()[1]
+    assert 0.75 < low < 0.82 < high < 0.9
+    tp.handle_event(ev.TrialStarted(trial_id="1", number=2, max_trials=2, max_epochs=3,
+                                    hyperparameters={}))
+    assert (tp.progress.text(), tp.progress.value()) == ("network 2 of 2", 1)
+    tp.handle_event(ev.TrialEnded(trial_id="1", status="completed", score=0.6,
+                                  hyperparameters={}, seconds=5.0))
+    assert tp.progress.value() == tp.progress.maximum() == 2
+    view = tp.best_plot.getViewBox()
+    view.updateAutoRange()                      # what the next paint does
+    low, high = view.viewRange()[1]
+    assert low < 0.6 and 0.82 < high < 0.9              # two values: pyqtgraph's own range

@@ -111,8 +111,19 @@ def span(values: Sequence[float], pad: float = 0.05) -> tuple[float, float]:
     """A range that shows `values` with a margin; one value (or equal values) gets a span around
     it instead of pyqtgraph's degenerate one."""
     lo, hi = float(min(values)), float(max(values))
-    margin = (hi - lo) * pad if hi > lo else max(abs(lo) * 0.1, 0.5)
+    margin = (hi - lo) * pad if hi > lo else (abs(lo) * 0.05 or 0.5)
     return lo - margin, hi + margin
+
+
+def fit_y(plot: pg.PlotWidget, curves: Sequence[pg.PlotDataItem]) -> None:
+    """Follow the curves' values on the y axis. While they are all one value (the first epoch,
+    the first network), pyqtgraph would span 1 around it (0.32 to 1.32 for an accuracy of
+    0.82, found under Xvfb); `span` keeps it close instead."""
+    ys = [float(y) for c in curves if c.yData is not None for y in c.yData if math.isfinite(y)]
+    if ys and min(ys) == max(ys):
+        plot.setYRange(*span(ys), padding=0)
+    else:
+        plot.enableAutoRange(axis="y")
 
 
 def fit_range(plot: pg.PlotWidget, xs: Sequence[float], ys: Sequence[float]) -> None:

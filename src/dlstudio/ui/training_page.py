@@ -29,7 +29,7 @@ from dlstudio.engine.project import Project, Status
 from dlstudio.ui import dialogs
 from dlstudio.ui.models import LeaderboardModel
 from dlstudio.ui.page import Page, heading
-from dlstudio.ui.plots import make_plot, pen
+from dlstudio.ui.plots import fit_y, make_plot, pen
 from dlstudio.ui.settings_page import human_duration
 from dlstudio.ui.workers_panel import WorkersPanel
 from dlstudio.workers.bridge import WorkerBridge
@@ -106,6 +106,7 @@ class TrainingPage(Page):
         self.time_limit: float | None = None
         self.current_trial: str | None = None
         self.trials_done = 0
+        self.current_number = 0          # the network training now (1-based; 0: none yet)
         self.epoch_seconds: list[float] = []
         self._last_epoch_time: float | None = None
         self._curves: dict[str, list[float]] = {}
@@ -338,6 +339,8 @@ class TrainingPage(Page):
         self._reset_curves()
         self.best_curve.setData([], [])
         self.scores_curve.setData([], [])
+        self.current_number = 0
+        self.progress.setFormat("network %v of %m")
         self.progress.setValue(0)
 
     def _reset_curves(self) -> None:
@@ -420,8 +423,11 @@ class TrainingPage(Page):
         self.current_trial = event.trial_id
         self.max_epochs = event.max_epochs
         self.max_trials = event.max_trials or self.max_trials
+        self.current_number = event.number
+        # The bar fills as networks finish: "network 8 of 8" at seven eighths while it trains.
         self.progress.setMaximum(max(1, self.max_trials))
-        self.progress.setValue(min(event.number, self.progress.maximum()))
+        self.progress.setFormat(f"network {event.number} of %m")
+        self.progress.setValue(min(event.number - 1, self.progress.maximum()))
         self._reset_curves()
         self._last_epoch_time = time.monotonic()
         self.leaderboard.trial_started(event.trial_id, event.number, event.hyperparameters)
@@ -443,6 +449,8 @@ class TrainingPage(Page):
         self.val_loss.setData(xs, self._curves["val_loss"], connect="finite")
         self.train_metric.setData(xs, self._curves["metric"], connect="finite")
         self.val_metric.setData(xs, self._curves["val_metric"], connect="finite")
+        fit_y(self.loss_plot, (self.train_loss, self.val_loss))
+        fit_y(self.metric_plot, (self.train_metric, self.val_metric))
         self.leaderboard.epoch(event.trial_id, event.epoch)
         if not replay:
             now = time.monotonic()
@@ -451,7 +459,7 @@ class TrainingPage(Page):
             self._last_epoch_time = now
             val = logs.get(self.objective)
             shown = "" if val is None else f", validation {metric_label(metric)} {val:.4f}"
-            self.status.setText(f"Network {self.progress.value()} of {self.progress.maximum()}: "
+            self.status.setText(f"Network {self.current_number} of {self.progress.maximum()}: "
                                 f"epoch {event.epoch} of {event.max_epochs}{shown}.")
 
     def _trial_ended(self, event: ev.TrialEnded) -> None:
@@ -459,6 +467,7 @@ class TrainingPage(Page):
         self.leaderboard.trial_ended(event.trial_id, event.status, event.score,
                                      event.hyperparameters, event.seconds)
         n = self.leaderboard.rows[self.leaderboard.find(event.trial_id)].number
+        self.progress.setValue(min(n, self.progress.maximum()))
         if event.score is not None:
             better = (self._best is None
                       or (event.score > self._best if self.direction == "max"
@@ -472,6 +481,7 @@ class TrainingPage(Page):
             self._best_y.append(self._best)
         self.best_curve.setData(self._best_x, self._best_y)
         self.scores_curve.setData(self._scores_x, self._scores_y)
+        fit_y(self.best_plot, (self.best_curve, self.scores_curve))
         score = "no score" if event.score is None else f"score {event.score:.4f}"
         extra = f" ({event.message})" if event.message else ""
         self.append_log(f"Network {n} {event.status}: {score}, {event.seconds:.1f} s{extra}.")
