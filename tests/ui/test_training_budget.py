@@ -61,3 +61,40 @@ def test_the_bar_fills_as_networks_finish_and_one_point_gets_a_close_axis(window
     view.updateAutoRange()                      # what the next paint does
     low, high = view.viewRange()[1]
     assert low < 0.6 and 0.82 < high < 0.9              # two values: pyqtgraph's own range
+
+
+def test_after_the_search_remaining_names_the_step_instead_of_a_countdown(window):
+    """The work after the search (refit, test, word importance, final training) took 5-6
+    minutes of the reviews sample's 10 under Xvfb, while "Remaining" read "at most 0 s"."""
+    from dlstudio.engine import events as ev
+
+    tp = window.training_page
+    tp.clock.start()
+    tp._running = True
+    tp.handle_event(ev.SearchStarted(project="p", template="sentiment", objective="val_accuracy",
+                                     direction="max", max_trials=1, time_limit=60.0,
+                                     tuner="bayesian"))
+    tp._update_times()
+    assert tp.remaining_label.text().startswith("Remaining: at most")
+    tp.handle_event(ev.PhaseStarted(phase=ev.Phase.EVALUATE, message="Measuring."))
+    assert tp.remaining_label.text() == "Remaining: the search is done; now testing"
+    tp.handle_event(ev.PhaseStarted(phase=ev.Phase.FINAL, message="Training once more."))
+    tp._update_times()
+    assert tp.remaining_label.text() == ("Remaining: the search is done; now training on all "
+                                         "rows")
+
+
+def test_the_settings_estimate_counts_the_work_after_the_search(window, qtbot, tmp_path):
+    with qtbot.waitSignal(window.data_page.loaded, timeout=10_000):
+        window.open_path(write_credit_csv(tmp_path / "loans.csv"))
+    window.goto(window.task_page)
+    window.task_page.cards["credit-scoring"].button.click()
+    qtbot.waitUntil(window.next_button.isEnabled, timeout=10_000)
+    window.next_button.click()
+    settings = window.settings_page
+    settings.final_fit.setChecked(True)
+    with_final = settings.estimate.text()
+    assert "for the search" in with_final and "train them once more on all rows" in with_final
+    settings.final_fit.setChecked(False)
+    assert "once more" not in settings.estimate.text()
+    assert "test the best networks and explain them" in settings.estimate.text()

@@ -87,6 +87,11 @@ class StallMeter:
         self._last = now
 
 
+AFTER_SEARCH = {ev.Phase.ENSEMBLE: "checking averages", ev.Phase.REFIT: "training again",
+                ev.Phase.EVALUATE: "testing", ev.Phase.EXPLAIN: "explaining",
+                ev.Phase.FINAL: "training on all rows", ev.Phase.EXPORT: "exporting"}
+
+
 class TrainingPage(Page):
     title = "Training"
     search_done = Signal(object)      # the final event of a search
@@ -107,6 +112,7 @@ class TrainingPage(Page):
         self.current_trial: str | None = None
         self.trials_done = 0
         self.current_number = 0          # the network training now (1-based; 0: none yet)
+        self.phase: str | None = None    # the step after the search now running (ev.Phase)
         self.epoch_seconds: list[float] = []
         self._last_epoch_time: float | None = None
         self._curves: dict[str, list[float]] = {}
@@ -340,6 +346,7 @@ class TrainingPage(Page):
         self.best_curve.setData([], [])
         self.scores_curve.setData([], [])
         self.current_number = 0
+        self.phase = None
         self.progress.setFormat("network %v of %m")
         self.progress.setValue(0)
 
@@ -378,6 +385,8 @@ class TrainingPage(Page):
             case ev.BestChanged():
                 self.leaderboard.set_best(event.trial_id)
             case ev.PhaseStarted():
+                self.phase = event.phase
+                self._update_times()
                 if event.phase in (ev.Phase.REFIT, ev.Phase.FINAL):
                     self._refit_networks = event.networks
                 self.status.setText(event.message)
@@ -408,6 +417,7 @@ class TrainingPage(Page):
     def _search_started(self, event: ev.SearchStarted) -> None:
         self.objective, self.direction = event.objective, event.direction
         self.max_trials, self.time_limit = event.max_trials, event.time_limit
+        self.phase = None
         self.leaderboard.direction = event.direction
         self.progress.setMaximum(max(1, event.max_trials))
         name = metric_label(self.objective.removeprefix("val_"))
@@ -516,6 +526,10 @@ class TrainingPage(Page):
         self.elapsed_label.setText(f"Elapsed: {human_duration(elapsed)}")
         if not self._running:
             self.remaining_label.setText("Remaining: –")
+            return
+        if self.phase is not None:      # the networks are tried: no estimate of what is left
+            self.remaining_label.setText(f"Remaining: the search is done; now "
+                                         f"{AFTER_SEARCH.get(self.phase, 'finishing')}")
             return
         remaining = None
         if self.epoch_seconds and self.max_epochs:
