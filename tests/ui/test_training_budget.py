@@ -94,6 +94,10 @@ def test_the_settings_estimate_counts_the_work_after_the_search(window, qtbot, t
     settings = window.settings_page
     settings.final_fit.setChecked(True)
     with_final = settings.estimate.text()
+    # Found under Xvfb: unwrapped, this longer estimate widened the page past a 1360-pixel
+    # screen and hid the Next button.
+    assert settings.estimate.wordWrap()
+    assert settings.estimate.minimumSizeHint().width() < 400     # unwrapped: 1,281 offscreen
     assert "for the search" in with_final and "train them once more on all rows" in with_final
     settings.final_fit.setChecked(False)
     assert "once more" not in settings.estimate.text()

@@ -128,6 +128,7 @@ class SettingsPage(Page):
         limit_row.addStretch(1)
         self.estimate = QLabel()
         self.estimate.setObjectName("hint")
+        self.estimate.setWordWrap(True)        # two sentences: the search, then what follows
 
         self.tuner = QComboBox()
         for key, label in TUNER_LABELS.items():
@@ -149,7 +150,8 @@ class SettingsPage(Page):
         bf.addRow("Networks to try:", self.trials)
         bf.addRow("Epochs per network (at most):", self.epochs)
         bf.addRow("Time limit:", limit_row)
-        bf.addRow("", self.estimate)
+        bf.addRow(self.estimate)        # across the form: a wrapped label in the field column
+                                        # reserves a line too many (a gap above it)
 
         self.workers = QSpinBox(minimum=1, maximum=64)
         self.workers.setToolTip("Networks trained at the same time on this computer, each in its "
