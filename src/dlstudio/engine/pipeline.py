@@ -249,7 +249,8 @@ def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None,
     if len(trials) == 1:
         batch = trials[0].hyperparameters.values.get("batch_size")
         batches = f", batches of {batch} rows as in the search" if batch else ""
-        what = f"the best network again on {which} ({epochs} epochs{batches})"
+        what = (f"the best network again on {which} ({epochs} "
+                f"epoch{'' if epochs == 1 else 's'}{batches})")
     else:
         what = (f"the {len(trials)} networks of the ensemble again on {which} "
                 f"({' + '.join(map(str, counts))} epochs, batch sizes as in the search)")
