@@ -114,3 +114,28 @@ def test_refit_honours_stop_and_keeps_nothing_half_trained(prepared):
     model = pipeline.refit(hypermodel, _best_trial(hypermodel, 5), arrays, y, 1, reporter)
     assert model is None
     assert [e.step for e in events if isinstance(e, PhaseProgress)] == [1]
+
+
+def test_the_bayesian_oracle_never_repeats_a_network_it_has_tried(tmp_path):
+    """KerasTuner's Gaussian process can propose values already trained (found: film
+    snippets, seed 0, the fourth network repeated the first). On a space of three values the
+    process runs out of new ideas at once; every trial must still be new, and the search ends
+    when nothing new is left."""
+    hps = kt.HyperParameters()
+    hps.Choice("units", [8, 16, 32], default=8)
+    oracle = search_mod.BayesianOracle(objective=kt.Objective("score", "max"), max_trials=6,
+                                       num_initial_points=2, hyperparameters=hps, seed=1)
+    oracle._set_project_dir(str(tmp_path), "oracle")
+    tried, status = [], "RUNNING"
+    for i in range(5):
+        trial = oracle.create_trial(f"tuner{i}")
+        status = trial.status
+        if status != kt.engine.trial.TrialStatus.RUNNING:
+            break
+        tried.append(trial.hyperparameters.values["units"])
+        # The smallest network scores best: the process's optimum stays on it.
+        oracle.update_trial(trial.trial_id, {"score": 1.0 / trial.hyperparameters.values["units"]})
+        trial.status = kt.engine.trial.TrialStatus.COMPLETED    # as the tuner sets it
+        oracle.end_trial(trial)
+    assert sorted(tried) == [8, 16, 32]
+    assert status == kt.engine.trial.TrialStatus.STOPPED
