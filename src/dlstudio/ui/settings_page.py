@@ -79,8 +79,9 @@ def after_search_seconds(rows: int, features: int, text: bool, epochs: int, gpu:
     """A rough guess of the work after the search: the chosen networks (two, say: an average
     often wins) trained again, then the test with the word importance of text (about 0.1 s
     per test row on two cores: 102-143 s for the 1,000 test reviews of the sample), then the
-    final training on every row. On the reviews sample under Xvfb the search took 3.3 minutes
-    and this part 5 to 6."""
+    final training on every row. Every epoch counted, as in `estimate_seconds`: an upper guess.
+    On the reviews sample under Xvfb this part took 5-6 minutes for an ensemble of 4 on a busy
+    machine, 1.3 minutes for one network on a quiet one (estimated: 5)."""
     network = network_seconds(rows, features, text, epochs, gpu)
     explain = 0.1 * 0.2 * rows if text else 10.0
     return 2 * network + explain + (2 * 1.25 * network if final_fit else 0.0)
