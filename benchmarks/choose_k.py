@@ -35,34 +35,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import quality  # the benchmark's tasks and splits
+from ensemble import searched_networks  # benchmarks/ensemble.py: reload a search
 
 
 def member_outputs(project_dir: Path, name: str, seed: int) -> dict[str, Any]:
     """The best searched networks' outputs on validation, test and held-out rows."""
-    from dlstudio.engine import ensemble, pipeline
-    from dlstudio.engine import search as search_mod
+    from dlstudio.engine import pipeline
     from dlstudio.engine.features import to_arrays
-    from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats
-    from dlstudio.engine.prepare import PreparedRun
-    from dlstudio.engine.project import Project
-    from dlstudio.engine.reporter import ListReporter
 
-    project = Project.open(project_dir)
-    run = PreparedRun.load(project)
+    _, run, tuner, trials = searched_networks(project_dir)
     task, template = run.task, run.template
-    stats = TrainingStats.from_training(run.parts["train"], run.specs, run.y["train"],
-                                        task.type, len(task.classes))
-    hypermodel = StudioHyperModel(stats, template, run.config.search_space,
-                                  seed=run.config.seed)
-    control = search_mod.SearchControl(ListReporter(), None, ensemble.MAX_MEMBERS, 1)
-    tuner = search_mod.make_tuner(run.config.tuner, hypermodel, template, project.search_dir,
-                                  run.config.seed, control, overwrite=False)
-    trials = [t for t in tuner.oracle.get_best_trials(ensemble.MAX_MEMBERS)
-              if t.score is not None]
-    # Trials with equal scores can come back in another order than the run saw: the run's
-    # members (project.json) go first, in the run's order.
-    chosen = [m["trial_id"] for m in project.ensemble.get("members") or []]
-    trials.sort(key=lambda t: chosen.index(t.trial_id) if t.trial_id in chosen else len(chosen))
     bench = quality.TASKS[name]
     _, held = quality.split(bench, seed)
     classes = [str(c) for c in task.classes]

@@ -42,15 +42,19 @@ def phase_seconds(events: list[dict[str, Any]], phase: str) -> float | None:
     return None
 
 
-def test_scores(project_dir: Path, trials: int) -> dict[str, Any]:
-    """Validation and test score of the average of the best k searched networks, each k."""
-    from dlstudio.engine import ensemble, pipeline
+def searched_networks(project_dir: Path, trials: int | None = None):
+    """Reload a finished search from disk: (project, run, tuner, trials), the trials being the
+    best `trials` completed ones (default `ensemble.MAX_MEMBERS`), best first. Trials with
+    equal scores can come back in another order than the run saw, so the run's ensemble
+    members (project.json) go first, in the run's order."""
+    from dlstudio.engine import ensemble
     from dlstudio.engine import search as search_mod
     from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats
     from dlstudio.engine.prepare import PreparedRun
     from dlstudio.engine.project import Project
     from dlstudio.engine.reporter import ListReporter
 
+    trials = trials or ensemble.MAX_MEMBERS
     project = Project.open(project_dir)
     run = PreparedRun.load(project)
     task, template = run.task, run.template
@@ -60,7 +64,19 @@ def test_scores(project_dir: Path, trials: int) -> dict[str, Any]:
     control = search_mod.SearchControl(ListReporter(), None, trials, 1)
     tuner = search_mod.make_tuner(run.config.tuner, hypermodel, template, project.search_dir,
                                   run.config.seed, control, overwrite=False)
-    best = [t for t in tuner.oracle.get_best_trials(ensemble.MAX_MEMBERS) if t.score is not None]
+    best = [t for t in tuner.oracle.get_best_trials(min(trials, ensemble.MAX_MEMBERS))
+            if t.score is not None]
+    chosen = [m["trial_id"] for m in project.ensemble.get("members") or []]
+    best.sort(key=lambda t: chosen.index(t.trial_id) if t.trial_id in chosen else len(chosen))
+    return project, run, tuner, best
+
+
+def test_scores(project_dir: Path, trials: int) -> dict[str, Any]:
+    """Validation and test score of the average of the best k searched networks, each k."""
+    from dlstudio.engine import ensemble, pipeline
+
+    _, run, tuner, best = searched_networks(project_dir, trials)
+    task, template = run.task, run.template
     models = [tuner.load_model(t) for t in best]
     out: dict[str, Any] = {"validation": {}, "test": {}}
     for split in ("validation", "test"):
