@@ -11,7 +11,7 @@ only), and scores the average of the best k, for every k, on three sets of rows:
 
 Then prints the k each rule would choose and what that k scored on the held-out rows: "by the
 objective" (the search's objective decides, as before) and "as shipped"
-(``ensemble.deciding_objective``: the log loss decides where the objective is accuracy). The
+(``templates.deciding_objective``: the log loss decides where the objective is accuracy). The
 figures are of the networks as searched, so every k is compared on equal terms; the exported
 model is trained again on every row (``pipeline.final_fit``).
 
@@ -64,9 +64,10 @@ def member_outputs(project_dir: Path, name: str, seed: int) -> dict[str, Any]:
 def table(found: dict[str, Any]) -> dict[str, Any]:
     """Scores of the average of the best k, each k, and the k each rule picks."""
     from dlstudio.engine import ensemble
+    from dlstudio.engine.templates import deciding_objective
 
     task, objective, outs, y = found["task"].type, found["objective"], found["outs"], found["y"]
-    deciding, direction = ensemble.deciding_objective(objective, found["direction"], task)
+    deciding, direction = deciding_objective(objective, found["direction"], task)
     rows = []
     for k in range(1, len(outs["validation"]) + 1):
         row = {"k": k}

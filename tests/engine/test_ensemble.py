@@ -25,7 +25,7 @@ from dlstudio.engine.features import to_arrays
 from dlstudio.engine.prepare import PreparedRun
 from dlstudio.engine.project import Project
 from dlstudio.engine.reporter import CallbackReporter, ListReporter
-from dlstudio.engine.templates import TaskType
+from dlstudio.engine.templates import TaskType, deciding_objective
 from studio_data import credit_frame, run_cli
 
 
@@ -47,8 +47,9 @@ def test_k_is_the_best_average_on_validation(scores, direction, k):
     ("val_loss", "min", TaskType.MULTICLASS, ("val_loss", "min")),
     ("val_rmse", "min", TaskType.REGRESSION, ("val_rmse", "min")),
 ])
-def test_accuracy_hands_the_choice_of_k_to_the_log_loss(objective, direction, task, deciding):
-    assert ensemble.deciding_objective(objective, direction, task) == deciding
+def test_accuracy_hands_the_choice_of_k_and_epochs_to_the_log_loss(objective, direction, task,
+                                                                    deciding):
+    assert deciding_objective(objective, direction, task) == deciding
 
 
 def test_on_few_rows_the_log_loss_keeps_an_average_that_accuracy_would_drop():
@@ -62,7 +63,7 @@ def test_on_few_rows_the_log_loss_keeps_an_average_that_accuracy_would_drop():
     averages = [outs[0], (outs[0] + outs[1]) / 2]
     by_accuracy = [ensemble.validation_score("val_accuracy", TaskType.BINARY, y, a)
                    for a in averages]
-    deciding, direction = ensemble.deciding_objective("val_accuracy", "max", TaskType.BINARY)
+    deciding, direction = deciding_objective("val_accuracy", "max", TaskType.BINARY)
     by_loss = [ensemble.validation_score(deciding, TaskType.BINARY, y, a) for a in averages]
     assert by_accuracy == [0.8, 0.7]
     assert ensemble.pick_k(by_accuracy, "max") == 1

@@ -1,6 +1,7 @@
 """The search's own extensions of KerasTuner, on real tuners and real (tiny) training: the first
-trial is the hypermodel's defaults, Stop ends the search through the oracle, and the refit after
-the search reports its epochs and honours Stop."""
+trial is the hypermodel's defaults, Stop ends the search through the oracle, the refit after
+the search reports its epochs and honours Stop, and where the objective is accuracy each
+network's epoch is the one of its lowest validation loss."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ import pytest
 
 from dlstudio.engine import pipeline, prepare
 from dlstudio.engine import search as search_mod
-from dlstudio.engine.events import EndReason, Phase, PhaseProgress, PhaseStarted, TrialStarted
+from dlstudio.engine.events import (
+    EndReason,
+    EpochEnded,
+    Phase,
+    PhaseProgress,
+    PhaseStarted,
+    TrialStarted,
+)
 from dlstudio.engine.features import feature_specs, to_arrays
 from dlstudio.engine.hypermodel import StudioHyperModel, TrainingStats, make_rows
 from dlstudio.engine.reporter import CallbackReporter, ListReporter
 from dlstudio.engine.templates import get_template
-from dlstudio.engine.tf import kt
+from dlstudio.engine.tf import keras, kt
 from studio_data import credit_frame
 
 
@@ -139,3 +147,81 @@ def test_the_bayesian_oracle_never_repeats_a_network_it_has_tried(tmp_path):
         oracle.end_trial(trial)
     assert sorted(tried) == [8, 16, 32]
     assert status == kt.engine.trial.TrialStatus.STOPPED
+
+
+@pytest.mark.parametrize("name, objective", [
+    ("sentiment", "val_loss_negated"), ("text-classification", "val_loss_negated"),
+    ("tabular-classification", "val_loss_negated"), ("credit-scoring", "val_auc"),
+    ("tabular-regression", "val_loss")])
+def test_the_epoch_follows_the_loss_where_the_objective_is_accuracy(name, objective):
+    searched = search_mod.search_objective(get_template(name))
+    assert searched.name == objective
+    assert isinstance(searched, search_mod.EpochsByLoss) == (objective == "val_loss_negated")
+
+
+def test_a_network_is_kept_at_its_lowest_loss_and_scored_by_its_accuracy_there(tmp_path):
+    """Film snippets, seed 2, first network: accuracy peaked at epoch 3 of this history, the
+    loss was lowest at epoch 1. KerasTuner's own steps (the best-epoch checkpoint, the epoch
+    whose metrics it records, the oracle's score) must keep epoch 1 and score its accuracy."""
+    from keras_tuner.src.engine import tuner_utils
+
+    history = keras.callbacks.History()
+    history.history = {"val_loss": [0.449, 0.501, 0.535], "val_accuracy": [0.778, 0.780, 0.7835]}
+    objective = search_mod.search_objective(get_template("sentiment"))
+    hps = kt.HyperParameters()
+    hps.Choice("units", [8, 16], default=8)
+    oracle = search_mod.RandomOracle(objective=objective, max_trials=2, hyperparameters=hps)
+    oracle._set_project_dir(str(tmp_path), "oracle")
+    trial = oracle.create_trial("tuner0")
+    # What KerasTuner's `_run_and_update_trial` does with a finished fit's history:
+    oracle.update_trial(trial.trial_id, tuner_utils.convert_to_metrics_dict(history, objective),
+                        step=tuner_utils.get_best_step(history, objective))
+    trial.status = kt.engine.trial.TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+    recorded = oracle.get_trial(trial.trial_id)
+    assert recorded.best_step == 0                     # the refit trains best_step + 1 epochs
+    assert recorded.score == pytest.approx(0.778)
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    saved = []
+    checkpoint = tuner_utils.SaveBestEpoch(objective, str(tmp_path / "best.weights.h5"))
+    checkpoint.set_model(model)
+    checkpoint._save_model = lambda: saved.append(epoch)
+    for epoch, (loss, acc) in enumerate(zip(*history.history.values(), strict=True)):
+        checkpoint.on_epoch_end(epoch, {"val_loss": loss, "val_accuracy": acc})
+    assert saved == [0]
+
+
+def test_a_real_search_keeps_each_networks_lowest_loss_epoch(tmp_path):
+    """End to end on real training: each trial's recorded epoch is the epoch of its lowest
+    validation loss in the epoch events, its score the accuracy logged at that epoch, and the
+    network reloaded from its checkpoint has that loss."""
+    from dlstudio.engine.config import RunConfig
+
+    template = get_template("tabular-classification")
+    df = credit_frame(240)
+    config = RunConfig(data="", template=template.name, project="", target="Status")
+    schema, task = prepare.resolve_task(df, config, template)
+    parts = prepare.split_rows(df, task.target, task.type, seed=1)
+    specs = feature_specs(schema)
+    arrays = {k: to_arrays(v, specs) for k, v in parts.items()}
+    y = {k: prepare.encode_target(v[task.target], task) for k, v in parts.items()}
+    stats = TrainingStats.from_training(parts["train"], specs, y["train"], task.type, 2)
+    hypermodel = StudioHyperModel(stats, template, seed=1)
+    reporter = ListReporter()
+    control = search_mod.SearchControl(reporter, None, 2, 8)
+    tuner = search_mod.make_tuner("random", hypermodel, template, tmp_path / "search", seed=1,
+                                  control=control, overwrite=True)
+    validation = make_rows(arrays["validation"], y["validation"])
+    result = search_mod.run_search(tuner, make_rows(arrays["train"], y["train"]), validation,
+                                   template)
+    assert result.completed == 2
+    for trial in tuner.oracle.trials.values():
+        logs = [e.logs for e in reporter.events
+                if isinstance(e, EpochEnded) and e.trial_id == trial.trial_id]
+        losses = [log["val_loss"] for log in logs]
+        assert trial.best_step == int(np.argmin(losses))
+        assert trial.score == pytest.approx(logs[trial.best_step]["val_accuracy"])
+        reloaded = tuner.load_model(trial).evaluate(
+            validation.tensors(0, len(validation)), y["validation"], verbose=0, return_dict=True)
+        assert reloaded["loss"] == pytest.approx(min(losses), rel=1e-4)

@@ -8,12 +8,13 @@ smallest on a tie, and k > 1 only when it beats the single best network by more 
 `MIN_GAIN`. The validation rows thus choose k, as they chose the trials and their epochs; none
 of it trains on them. The test rows stay unseen.
 
-The score that decides is the search's own objective, except accuracy (`deciding_objective`):
-on a few hundred validation rows accuracy moves in steps of one row, and the best network's
-accuracy is the highest of several such noisy figures, so it is flattered against any average.
-There the log loss decides, which counts every row's probability and not only which side of
-0.5 it falls (benchmarks/RESULTS.md, "Choosing k": with accuracy deciding, the fine-food
-searches kept one network where the average was better on the held-out reviews).
+The score that decides is the search's own objective, except accuracy
+(`templates.deciding_objective`, which also chose each network's epoch): on a few hundred
+validation rows accuracy moves in steps of one row, and the best network's accuracy is the
+highest of several such noisy figures, so it is flattered against any average. There the log
+loss decides, which counts every row's probability and not only which side of 0.5 it falls
+(benchmarks/RESULTS.md, "Choosing k": with accuracy deciding, the fine-food searches kept one
+network where the average was better on the held-out reviews).
 
 The ensemble is ONE Keras functional model: the same raw inputs go to each member, and a
 Keras `Average` layer averages their outputs. Evaluation, explanation and export treat it as
@@ -31,7 +32,7 @@ from sklearn import metrics as skm
 
 from dlstudio.engine.events import Log, Phase, PhaseProgress, PhaseStarted
 from dlstudio.engine.reporter import Reporter
-from dlstudio.engine.templates import TaskType, Template
+from dlstudio.engine.templates import TaskType, Template, deciding_objective
 
 MAX_MEMBERS = 5        # the best trials considered; each one more costs a prediction pass
 MIN_GAIN = 1e-4        # what k > 1 must gain over one network on validation, in objective units
@@ -60,14 +61,6 @@ def validation_score(objective: str, task: TaskType, y: np.ndarray, out: np.ndar
     if name == "loss":
         return float(skm.log_loss(y, proba, labels=list(range(proba.shape[1]))))
     raise ValueError(f"No validation score for the objective '{objective}'.")
-
-
-def deciding_objective(objective: str, direction: str, task: TaskType) -> tuple[str, str]:
-    """The score that chooses k, and its direction: the search's `objective`, except accuracy
-    on a classification, where the log loss ("val_loss", lower is better) decides."""
-    if task is not TaskType.REGRESSION and objective.removeprefix("val_") == "accuracy":
-        return "val_loss", "min"
-    return objective, direction
 
 
 def better(a: float, b: float, direction: str, margin: float = 0.0) -> bool:

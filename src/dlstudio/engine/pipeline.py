@@ -225,7 +225,8 @@ def refit(hypermodel, best_trial, arrays: dict[str, dict[str, np.ndarray]],
 def refit_all(hypermodel, trials: list, arrays, y: dict[str, np.ndarray] | None, seed: int,
               reporter: Reporter, final: bool = False) -> list | None:
     """Each trial's configuration trained again on training + validation rows, for as many
-    epochs as it took to reach its best validation score: the best network, or each member of
+    epochs as the search kept (its best validation score; its lowest validation loss where the
+    objective is accuracy, `templates.deciding_objective`): the best network, or each member of
     an ensemble. More rows usually make a better model; the test rows stay unseen. Reports
     each epoch as one phase; returns None if Stop was pressed meanwhile.
 

@@ -7,6 +7,9 @@
 - A Tuner subclass reports trials as events through the `on_trial_begin` / `on_trial_end` hooks.
 - A Keras callback reports every epoch and ends the running trial after the current epoch when
   the search must stop.
+- Where the objective is accuracy, each network's epoch is chosen by its validation loss
+  (`templates.deciding_objective`) and networks are ranked by their accuracy at that epoch: an
+  `EpochsByLoss` objective and the oracle's `score_trial`, KerasTuner's own extension points.
 
 KerasTuner saves its state after every trial, so a stopped or killed search can be resumed.
 """
@@ -20,10 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from dlstudio.engine.events import BestChanged, EndReason, EpochEnded, Log, TrialEnded, TrialStarted
 from dlstudio.engine.hypermodel import StudioHyperModel
 from dlstudio.engine.reporter import Reporter
-from dlstudio.engine.templates import Template
+from dlstudio.engine.templates import Template, deciding_objective
 from dlstudio.engine.tf import keras, kt
 
 if TYPE_CHECKING:
@@ -68,6 +73,36 @@ class SearchControl:
         return self.reason is not None
 
 
+# -- objectives: which epoch of a network is kept, and what a network scores --------------------
+
+class EpochsByLoss(kt.Objective):
+    """The oracle's objective where the template's is accuracy (`deciding_objective`): its
+    value is the negated validation loss, so KerasTuner's best-epoch checkpoint and the epoch
+    whose metrics it records are the epoch of the lowest loss; `_StudioOracle.score_trial` then
+    scores the network by its accuracy (`shown`) at that epoch.
+
+    Its name is in no Keras log: KerasTuner adds it to each epoch's metrics under that name (as
+    for its `MultiObjective`), so it never compares a loss with an accuracy."""
+
+    def __init__(self, shown: str) -> None:
+        super().__init__("val_loss_negated", "max")
+        self.shown = shown
+
+    def has_value(self, logs: dict) -> bool:
+        return "val_loss" in logs
+
+    def get_value(self, logs: dict) -> float:
+        return -float(logs["val_loss"])
+
+
+def search_objective(template: Template) -> kt.Objective:
+    """What KerasTuner optimises: the template's objective, or `EpochsByLoss` for accuracy."""
+    if deciding_objective(template.objective, template.direction, template.task)[0] \
+            != template.objective:
+        return EpochsByLoss(template.objective)
+    return kt.Objective(template.objective, direction=template.direction)
+
+
 # -- oracles: what runs next --------------------------------------------------------------------
 
 class _StudioOracle(kt.Oracle):
@@ -85,6 +120,19 @@ class _StudioOracle(kt.Oracle):
         if self.defaults_first and not self.trials:
             return {"status": TrialStatus.RUNNING, "values": self._default_values()}
         return super().populate_space(trial_id)
+
+    def score_trial(self, trial: kt.engine.trial.Trial) -> None:
+        """KerasTuner's score (the objective at the recorded epoch), or with `EpochsByLoss` the
+        accuracy at the epoch of the lowest loss. NaN (a diverged network) lets KerasTuner mark
+        the trial invalid, as it does for a NaN objective."""
+        super().score_trial(trial)
+        shown = getattr(self.objective, "shown", None)
+        if shown is None or trial.score is None:
+            return
+        at_step = {obs.step: obs.mean() for obs in trial.metrics.get_history(shown)} \
+            if trial.metrics.exists(shown) else {}
+        value = at_step.get(trial.best_step, float("nan"))
+        trial.score = float(value) if np.isfinite(trial.score) else float("nan")
 
     def _default_values(self) -> dict[str, Any]:
         hps = kt.HyperParameters()
@@ -202,7 +250,7 @@ def make_tuner(kind: str, hypermodel: StudioHyperModel, template: Template, dire
         from dlstudio.engine.distributed import ChiefOracle
         oracle_class = type(f"Chief{oracle_class.__name__}", (ChiefOracle, oracle_class), {})
     common: dict[str, Any] = dict(
-        objective=kt.Objective(template.objective, direction=template.direction), seed=seed,
+        objective=search_objective(template), seed=seed,
         max_consecutive_failed_trials=MAX_CONSECUTIVE_FAILED_TRIALS)
     if kind == "hyperband":
         oracle = oracle_class(max_epochs=control.max_epochs, factor=3, **common)
@@ -270,10 +318,10 @@ def run_search(tuner: StudioTuner, train, validation, template: Template,
     The chief of a distributed search serves trials instead of running them; a distributed
     worker runs trials until the chief says the search is over, and returns None."""
     control = tuner.control
+    monitor, mode = deciding_objective(template.objective, template.direction, template.task)
     callbacks = [
         EventCallback(control),
-        keras.callbacks.EarlyStopping(monitor=template.objective, mode=template.direction,
-                                      patience=EARLY_STOPPING_PATIENCE),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=EARLY_STOPPING_PATIENCE),
     ]
     if tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(
