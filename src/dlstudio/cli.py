@@ -139,7 +139,9 @@ class Progress:
                            else "")
                 limit = f", time limit {event.time_limit:g} s" if event.time_limit else ""
                 on = f" on {event.device}" if event.device else ""
-                self._line(f"Searching with {event.tuner} for the best {event.objective} "
+                kept = (f", each network at the epoch of its lowest {event.epochs_by}"
+                        if event.epochs_by else "")
+                self._line(f"Searching with {event.tuner} for the best {event.objective}{kept} "
                            f"({event.max_trials} trials{limit}{resumed}){on}. Project: "
                            f"{event.project}")
             case ev.TrialStarted():
@@ -159,7 +161,7 @@ class Progress:
                 if event.status != "completed" and event.message:
                     score += f" ({event.message})"
                 best = "" if self.best is None else f" | best {self.best:.4f}"
-                self._line(f"{self.trial}: {score} after {event.epochs} epochs, "
+                self._line(f"{self.trial}: {score} {event.epochs_text()}, "
                            f"{event.seconds:.0f} s{best}")
             case ev.BestChanged():
                 self.best = event.score

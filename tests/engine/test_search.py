@@ -16,6 +16,7 @@ from dlstudio.engine.events import (
     Phase,
     PhaseProgress,
     PhaseStarted,
+    TrialEnded,
     TrialStarted,
 )
 from dlstudio.engine.features import feature_specs, to_arrays
@@ -225,3 +226,15 @@ def test_a_real_search_keeps_each_networks_lowest_loss_epoch(tmp_path):
         reloaded = tuner.load_model(trial).evaluate(
             validation.tensors(0, len(validation)), y["validation"], verbose=0, return_dict=True)
         assert reloaded["loss"] == pytest.approx(min(losses), rel=1e-4)
+        ended = next(e for e in reporter.events
+                     if isinstance(e, TrialEnded) and e.trial_id == trial.trial_id)
+        assert ended.kept_epoch == trial.best_step + 1 and ended.epochs == len(logs)
+
+
+@pytest.mark.parametrize(("epochs", "kept", "text"), [
+    (6, 2, "at epoch 2 of 6"), (6, 6, "after 6 epochs"), (1, 1, "after 1 epoch"),
+    (5, 0, "after 5 epochs")])      # 0: an event written before kept_epoch existed
+def test_a_finished_network_says_which_epoch_was_kept(epochs, kept, text):
+    ended = TrialEnded(trial_id="0", status="completed", score=0.8, hyperparameters={},
+                       seconds=1.0, epochs=epochs, kept_epoch=kept)
+    assert ended.epochs_text() == text

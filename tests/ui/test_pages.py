@@ -207,6 +207,26 @@ def test_live_events_update_the_training_page(window, qtbot):
     assert "Network 2 completed" in tp.log.toPlainText()
 
 
+def test_the_log_says_which_epoch_of_each_network_was_kept(window):
+    """Where the objective is accuracy the epoch kept is the lowest validation loss, often not
+    the last nor the most accurate one: the log says so, so that the leaderboard's score is
+    not mistaken for the peak of the accuracy curve."""
+    from dlstudio.engine import events
+
+    tp = window.training_page
+    started = {**search_events()[0], "template": "sentiment", "objective": "val_accuracy",
+               "epochs_by": "val_loss"}
+    tp.handle_event(events.from_dict(started))
+    tp.handle_event(events.TrialStarted(trial_id="a", number=1, max_trials=2, max_epochs=40,
+                                        hyperparameters={}))
+    tp.handle_event(events.TrialEnded(trial_id="a", status="completed", score=0.778,
+                                      hyperparameters={}, seconds=12.0, epochs=6, kept_epoch=1))
+    log = tp.log.toPlainText()
+    assert "optimising validation accuracy (each network kept at the epoch of its lowest " \
+           "validation loss)" in log
+    assert "Network 1 completed: score 0.7780 at epoch 1 of 6, 12.0 s." in log
+
+
 def test_table_model_handles_a_million_rows():
     n = 1_000_000
     df = pd.DataFrame({"x": np.arange(n, dtype=float), "city": np.array(["a", "b"] * (n // 2))})

@@ -72,6 +72,7 @@ class SearchStarted(Event):
     tuner: str
     completed_trials: int = 0  # > 0 when a search is resumed
     device: str = ""           # where the networks train, e.g. "CPU", "GPU: NVIDIA H200 (...)"
+    epochs_by: str = ""        # the score that chose each network's epoch, when not the objective
 
 
 @dataclass
@@ -103,9 +104,17 @@ class TrialEnded(Event):
     score: float | None
     hyperparameters: dict[str, Any]
     seconds: float
-    epochs: int = 0
+    epochs: int = 0           # epochs run
     message: str = ""
     worker: str = ""
+    kept_epoch: int = 0       # the epoch kept (its checkpoint; the refit's epoch count), 1-based
+
+    def epochs_text(self) -> str:
+        """"after 6 epochs", or "at epoch 2 of 6" where an earlier epoch was kept."""
+        n = self.epochs
+        if 0 < self.kept_epoch < n:
+            return f"at epoch {self.kept_epoch} of {n}"
+        return f"after {n} epoch{'' if n == 1 else 's'}"
 
 
 @dataclass

@@ -39,7 +39,7 @@ from dlstudio.engine.project import Project, Status
 from dlstudio.engine.records import EvaluationReport, InputSpec, ModelCard
 from dlstudio.engine.reporter import Reporter
 from dlstudio.engine.schema import Role
-from dlstudio.engine.templates import TaskType
+from dlstudio.engine.templates import TaskType, deciding_objective
 from dlstudio.paths import append_to_log
 
 EXPORT_SAMPLE_ROWS = 200
@@ -110,10 +110,12 @@ def search(run: PreparedRun, reporter: Reporter, *, resume: bool,
                                   config.seed, control, overwrite=not resume)
     done = sum(1 for t in tuner.oracle.trials.values()
                if t.status == search_mod.TrialStatus.COMPLETED)
+    epochs_by, _ = deciding_objective(template.objective, template.direction, template.task)
     reporter.report(SearchStarted(
         project=str(project.root), template=template.name, objective=template.objective,
         direction=template.direction, max_trials=max_trials, time_limit=config.time_limit,
-        tuner=config.tuner, completed_trials=done, device=device.describe()))
+        tuner=config.tuner, completed_trials=done, device=device.describe(),
+        epochs_by=epochs_by if epochs_by != template.objective else ""))
     project.set_status(Status.SEARCHING)
 
     result = search_mod.run_search(tuner, train_rows, val_rows, template,

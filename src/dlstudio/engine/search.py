@@ -224,7 +224,8 @@ class StudioTuner(kt.Tuner):
             trial_id=trial.trial_id, status=str(recorded.status).lower(), score=recorded.score,
             hyperparameters=dict(trial.hyperparameters.values),
             seconds=time.monotonic() - c.trial_started, epochs=c.epochs,
-            message=last_error_line(trial.message), worker=c.worker))
+            message=last_error_line(trial.message), worker=c.worker,
+            kept_epoch=int(recorded.best_step or 0) + 1 if recorded.score is not None else 0))
         trial = recorded
         best = self.oracle.get_best_trials(1)
         if best and best[0].trial_id == trial.trial_id and trial.score is not None:

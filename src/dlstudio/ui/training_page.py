@@ -426,8 +426,12 @@ class TrainingPage(Page):
         self.best_plot.setTitle(f"Best validation {name} so far", size="10pt")
         verb = "Resumed" if event.completed_trials else "Started"
         on = f", training on {event.device}" if event.device else ""
+        kept = ""
+        if event.epochs_by:
+            by = metric_label(event.epochs_by.removeprefix("val_")).lower()
+            kept = f" (each network kept at the epoch of its lowest validation {by})"
         self.append_log(f"{verb} a search: up to {event.max_trials} networks, "
-                        f"{event.tuner} tuner, optimising validation {name}{on}.")
+                        f"{event.tuner} tuner, optimising validation {name}{kept}{on}.")
 
     def _trial_started(self, event: ev.TrialStarted) -> None:
         self.current_trial = event.trial_id
@@ -494,7 +498,8 @@ class TrainingPage(Page):
         fit_y(self.best_plot, (self.best_curve, self.scores_curve))
         score = "no score" if event.score is None else f"score {event.score:.4f}"
         extra = f" ({event.message})" if event.message else ""
-        self.append_log(f"Network {n} {event.status}: {score}, {event.seconds:.1f} s{extra}.")
+        ran = f" {event.epochs_text()}" if event.epochs and event.score is not None else ""
+        self.append_log(f"Network {n} {event.status}: {score}{ran}, {event.seconds:.1f} s{extra}.")
 
     def _finished(self, event: ev.Event) -> None:
         self._running = False
