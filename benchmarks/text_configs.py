@@ -1,7 +1,8 @@
 """Text configurations, one network each, timed per phase (issue 10).
 
-Trains DL Studio's own network (`StudioHyperModel`, the `fit` the search uses, early stopping as
-in the search) with fixed hyper-parameters on the text sets of `benchmarks/quality.py`: the same
+Trains DL Studio's own network (`StudioHyperModel`, the `fit` the search uses, early stopping and
+the epoch kept as in the search: by the validation loss, `templates.deciding_objective`) with
+fixed hyper-parameters on the text sets of `benchmarks/quality.py`: the same
 seeded 80/20 split, the 80 % split again 80/20 into training and validation rows as the studio
 does. For each configuration it prints the validation and test accuracy and where the time of the
 trial went:
@@ -49,6 +50,8 @@ CONFIGS: dict[str, dict] = {
     "default_nb_dropout0.5": {"bag_weighting": "nb_sublinear_tf_idf", "dropout": 0.5},
     "default_dropout0.5": {"dropout": 0.5},
     "default_dropout0.5_lr3e-3": {"dropout": 0.5, "learning_rate": 3e-3},
+    "default_lr3e-3": {"learning_rate": 3e-3},
+    "default_lr5e-3": {"learning_rate": 5e-3},
     "words_multi_hot": {"text_model": "bag", "bag_weighting": "multi_hot",
                         "bag_char_ngrams": False},
     "words_tf_idf": {"text_model": "bag", "bag_weighting": "tf_idf", "bag_char_ngrams": False},
@@ -87,6 +90,7 @@ class EpochTimer:
 def run_config(hypermodel, hp_values: dict, rows, val_rows, test_arrays, y_test,
                max_epochs: int, objective: str) -> dict:
     from dlstudio.engine.hypermodel import predict
+    from dlstudio.engine.templates import TaskType, deciding_objective
     from dlstudio.engine.tf import keras, kt
 
     keras.utils.set_random_seed(0)
@@ -98,7 +102,10 @@ def run_config(hypermodel, hp_values: dict, rows, val_rows, test_arrays, y_test,
     built = time.perf_counter() - start
     adapted = len(hypermodel._text_vocab) + len(hypermodel._text_idf) > vocab_before
     timer = EpochTimer()
-    stop = keras.callbacks.EarlyStopping(monitor=objective, mode="max", patience=5,
+    # As in the search: the epoch kept is the best by `deciding_objective` (the validation loss
+    # where the objective is accuracy), reported with its accuracy.
+    monitor, mode = deciding_objective(objective, "max", TaskType.MULTICLASS)
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=5,
                                          restore_best_weights=True)
     fit_start = time.perf_counter()
     history = hypermodel.fit(hp, model, rows, validation_data=val_rows, epochs=max_epochs,
@@ -107,9 +114,12 @@ def run_config(hypermodel, hp_values: dict, rows, val_rows, test_arrays, y_test,
     out = predict(model, test_arrays)
     labels = out.argmax(axis=1)
     val = history.history[objective]
+    kept = int(np.argmin(history.history[monitor]) if mode == "min"
+               else np.argmax(history.history[monitor]))
     return {
         "hp": {k: v for k, v in hp.values.items()},
-        "val_accuracy": float(max(val)),
+        "val_accuracy": float(val[kept]),
+        "kept_epoch": kept + 1,
         "test_accuracy": float((labels == y_test).mean()),
         "epochs": len(val),
         "seconds": round(built + sum(timer.seconds), 2),
@@ -167,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                            labels(test), args.max_epochs, "val_accuracy")
             results["tasks"][name][config] = r
             print(f"{name:13s} {config:24s} val {r['val_accuracy']:.4f} test "
-                  f"{r['test_accuracy']:.4f} epochs {r['epochs']:2d} total {r['seconds']:6.1f}s "
+                  f"{r['test_accuracy']:.4f} epochs {r['kept_epoch']:2d}/{r['epochs']:2d} "
+                  f"total {r['seconds']:6.1f}s "
                   f"build {r['build_seconds']:5.1f}s fit {r['fit_seconds']:6.1f}s "
                   f"first {r['first_epoch_seconds']:5.1f}s "
                   f"epoch {r['epoch_seconds']}s", flush=True)
