@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from dlstudio.engine.errors import UserError
 from dlstudio.engine.records import EvaluationReport, model_kind
-from dlstudio.engine.report import write_report
+from dlstudio.engine.report import METRIC_NAMES, write_report
 from dlstudio.engine.templates import TaskType
 from dlstudio.engine.threshold import best_cost_threshold
 from dlstudio.ui import dialogs
@@ -43,13 +43,6 @@ from dlstudio.ui.result_charts import PerClassTable, TaskCharts
 
 SLIDER_STEPS = 1000
 TOP_WORDS = 15
-
-METRIC_NAMES = {
-    "auc": "ROC AUC", "ks": "KS statistic", "gini": "Gini", "accuracy": "Accuracy",
-    "precision": "Precision", "recall": "Recall", "f1": "F1 score", "f1_macro": "F1 (macro)",
-    "rmse": "RMSE (root mean squared error)", "mae": "MAE (mean absolute error)",
-    "r2": "R² (share of variance explained)", "loss": "Loss",
-}
 
 
 class ResultsPage(Page):
