@@ -102,3 +102,28 @@ def test_the_settings_estimate_counts_the_work_after_the_search(window, qtbot, t
     settings.final_fit.setChecked(False)
     assert "once more" not in settings.estimate.text()
     assert "test the best networks and explain them" in settings.estimate.text()
+
+
+def test_bar_labels_are_thinned_to_fit_the_plot(qtbot):
+    """Found under Xvfb: the Data page's ten words-per-text labels ran into each other
+    ("176–197197+ words") on a 1360-pixel screen."""
+    import pyqtgraph as pg
+
+    from dlstudio.ui.plots import make_plot, set_bars
+
+    labels = [*[f"{lo}–{lo + 21}" for lo in range(10, 200, 21)][:9], "197+ words"]
+    plot = make_plot()
+    qtbot.addWidget(plot)
+    for width, shown in ((1200, 10), (640, None), (320, None)):
+        plot.resize(width, 150)
+        set_bars(plot, labels, list(range(10, 0, -1)))
+        ticks = plot.getAxis("bottom")._tickLevels[0]
+        metrics = pg.QtGui.QFontMetrics(plot.font())
+        widest = max(metrics.horizontalAdvance(t) for _, t in ticks)
+        spacing = ticks[1][0] - ticks[0][0]           # in bars
+        if shown:
+            assert len(ticks) == shown
+        else:
+            assert 1 < len(ticks) < 10
+            # Room per shown label: the plot's width over ten bars, times the bars between.
+            assert widest < spacing * (width - plot.getAxis("left").width()) / 10

@@ -69,6 +69,17 @@ def pen(i: int, width: float = 2.0, dashed: bool = False) -> pg.QtGui.QPen:
     return p
 
 
+def label_step(plot: pg.PlotWidget, labels: Sequence[str], gap: int = 12) -> int:
+    """Every how many bars a label fits under a plot of the current width: pyqtgraph draws
+    every tick label it is given, so ten labels such as "176–197" overlapped on the Data page's
+    words-per-text histogram."""
+    axis = plot.getAxis("bottom")
+    metrics = pg.QtGui.QFontMetrics(axis.style.get("tickFont") or plot.font())
+    widest = max((metrics.horizontalAdvance(lab) for lab in labels), default=0) + gap
+    room = max(plot.width() - plot.getAxis("left").width() - 10, 200)
+    return max(1, math.ceil(widest * len(labels) / room))
+
+
 def short(label: str, n: int = 14) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 
@@ -93,7 +104,7 @@ def set_bars(plot: pg.PlotWidget, labels: Sequence[str], values: Sequence[float]
         plot.getAxis("bottom").setTicks(None)
     else:
         item = pg.BarGraphItem(x=idx, height=list(values), width=0.8, brush=color)
-        step = max(1, len(labels) // 6)
+        step = label_step(plot, [short(str(lab)) for lab in labels])
         plot.getAxis("bottom").setTicks([[(i, short(str(lab)))
                                           for i, lab in enumerate(labels) if i % step == 0]])
     plot.addItem(item)
