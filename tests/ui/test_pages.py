@@ -221,6 +221,11 @@ def test_the_log_says_which_epoch_of_each_network_was_kept(window):
                                         hyperparameters={}))
     tp.handle_event(events.TrialEnded(trial_id="a", status="completed", score=0.778,
                                       hyperparameters={}, seconds=12.0, epochs=6, kept_epoch=1))
+    # The plots of the finished network mark the epoch kept, until the next network starts.
+    assert all(line.isVisible() and line.value() == 1 for line in tp.kept_lines)
+    tp.handle_event(events.TrialStarted(trial_id="b", number=2, max_trials=2, max_epochs=40,
+                                        hyperparameters={}))
+    assert not any(line.isVisible() for line in tp.kept_lines)
     log = tp.log.toPlainText()
     assert "optimising validation accuracy (each network kept at the epoch of its lowest " \
            "validation loss)" in log

@@ -80,6 +80,16 @@ def label_step(plot: pg.PlotWidget, labels: Sequence[str], gap: int = 12) -> int
     return max(1, math.ceil(widest * len(labels) / room))
 
 
+def epoch_marker(plot: pg.PlotWidget, label: str = "kept") -> pg.InfiniteLine:
+    """A hidden dashed vertical line on `plot`, labelled at its top: the epoch a finished
+    network was kept at (`setValue`, then `show`)."""
+    line = pg.InfiniteLine(angle=90, movable=False, pen=pen(2, width=1.5, dashed=True),
+                           label=label, labelOpts={"position": 0.95, "color": PALETTE[2]})
+    line.hide()
+    plot.addItem(line, ignoreBounds=True)
+    return line
+
+
 def short(label: str, n: int = 14) -> str:
     return label if len(label) <= n else label[: n - 1] + "…"
 

@@ -29,7 +29,7 @@ from dlstudio.engine.project import Project, Status
 from dlstudio.ui import dialogs
 from dlstudio.ui.models import LeaderboardModel
 from dlstudio.ui.page import Page, heading
-from dlstudio.ui.plots import fit_y, make_plot, pen
+from dlstudio.ui.plots import epoch_marker, fit_y, make_plot, pen
 from dlstudio.ui.settings_page import human_duration
 from dlstudio.ui.workers_panel import WorkersPanel
 from dlstudio.workers.bridge import WorkerBridge
@@ -156,6 +156,9 @@ class TrainingPage(Page):
                                                   symbol="o", symbolSize=5)
         self.val_metric = self.metric_plot.plot([], [], pen=pen(1), name="validation",
                                                 symbol="o", symbolSize=5)
+        # Where a finished network was kept (its checkpoint, the refit's epochs): not always the
+        # last epoch, nor the peak of the accuracy curve.
+        self.kept_lines = (epoch_marker(self.loss_plot), epoch_marker(self.metric_plot))
         self.best_plot = make_plot("Best score so far", "", "network", counts_on_x=True)
         self.best_curve = self.best_plot.plot([], [], pen=pen(2), symbol="o", symbolSize=7,
                                               symbolBrush="#2e7d32")
@@ -354,6 +357,8 @@ class TrainingPage(Page):
         self._curves = {"loss": [], "val_loss": [], "metric": [], "val_metric": []}
         for c in (self.train_loss, self.val_loss, self.train_metric, self.val_metric):
             c.setData([], [])
+        for line in self.kept_lines:
+            line.hide()
 
     def append_log(self, text: str, when: float | None = None) -> None:
         """Add a line stamped with `when` (now by default); the view follows new lines unless
@@ -482,6 +487,10 @@ class TrainingPage(Page):
                                      event.hyperparameters, event.seconds)
         n = self.leaderboard.rows[self.leaderboard.find(event.trial_id)].number
         self.progress.setValue(min(n, self.progress.maximum()))
+        if event.kept_epoch and event.trial_id == self.current_trial:
+            for line in self.kept_lines:
+                line.setValue(event.kept_epoch)
+                line.show()
         if event.score is not None:
             better = (self._best is None
                       or (event.score > self._best if self.direction == "max"
