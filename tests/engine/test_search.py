@@ -27,21 +27,26 @@ from dlstudio.engine.tf import keras, kt
 from studio_data import credit_frame
 
 
-@pytest.fixture(scope="module")
-def prepared():
-    """Arrays, targets and a hypermodel for the credit template on a small learnable table."""
+def _prepare(name: str, target: str | None = None):
+    """Arrays, targets and a hypermodel for template `name` on a small learnable table."""
     from dlstudio.engine.config import RunConfig
 
-    template = get_template("credit-scoring")
+    template = get_template(name)
     df = credit_frame(240)
-    config = RunConfig(data="", template=template.name, project="")
+    config = RunConfig(data="", template=template.name, project="", target=target)
     schema, task = prepare.resolve_task(df, config, template)
     parts = prepare.split_rows(df, task.target, task.type, seed=1)
     specs = feature_specs(schema)
     arrays = {k: to_arrays(v, specs) for k, v in parts.items()}
     y = {k: prepare.encode_target(v[task.target], task) for k, v in parts.items()}
-    stats = TrainingStats.from_training(parts["train"], specs, y["train"], template.task, 2)
+    stats = TrainingStats.from_training(parts["train"], specs, y["train"], task.type, 2)
     return template, arrays, y, StudioHyperModel(stats, template, seed=1)
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    """The credit template (its objective, ROC AUC, chooses its own epochs)."""
+    return _prepare("credit-scoring")
 
 
 def _tuner(prepared, tmp_path, kind, reporter, max_trials=3, max_epochs=2):
@@ -197,18 +202,7 @@ def test_a_real_search_keeps_each_networks_lowest_loss_epoch(tmp_path):
     """End to end on real training: each trial's recorded epoch is the epoch of its lowest
     validation loss in the epoch events, its score the accuracy logged at that epoch, and the
     network reloaded from its checkpoint has that loss."""
-    from dlstudio.engine.config import RunConfig
-
-    template = get_template("tabular-classification")
-    df = credit_frame(240)
-    config = RunConfig(data="", template=template.name, project="", target="Status")
-    schema, task = prepare.resolve_task(df, config, template)
-    parts = prepare.split_rows(df, task.target, task.type, seed=1)
-    specs = feature_specs(schema)
-    arrays = {k: to_arrays(v, specs) for k, v in parts.items()}
-    y = {k: prepare.encode_target(v[task.target], task) for k, v in parts.items()}
-    stats = TrainingStats.from_training(parts["train"], specs, y["train"], task.type, 2)
-    hypermodel = StudioHyperModel(stats, template, seed=1)
+    template, arrays, y, hypermodel = _prepare("tabular-classification", target="Status")
     reporter = ListReporter()
     control = search_mod.SearchControl(reporter, None, 2, 8)
     tuner = search_mod.make_tuner("random", hypermodel, template, tmp_path / "search", seed=1,
