@@ -18,7 +18,7 @@ from dlstudio.engine.cluster import ClusterSettings
 from dlstudio.engine.config import RunConfig
 from dlstudio.workers.pool import WorkerPool
 from dlstudio.workers.process import WorkerTask
-from studio_data import credit_frame
+from studio_data import credit_frame, review_texts
 
 # Short enough for a quick test, long enough that a live worker on a busy machine (2 cores,
 # TensorFlow in every process) is never taken for a dead one.
@@ -32,9 +32,10 @@ def small_csv(tmp_path: Path) -> Path:
     return path
 
 
-def _pool(data: Path, project: Path, trials: int, **cluster) -> WorkerPool:
-    config = RunConfig(data=str(data), template="credit-scoring", project=str(project), seed=3,
-                       max_trials=trials, max_epochs=1, tuner="random")
+def _pool(data: Path, project: Path, trials: int, template: str = "credit-scoring",
+          max_epochs: int = 1, **cluster) -> WorkerPool:
+    config = RunConfig(data=str(data), template=template, project=str(project), seed=3,
+                       max_trials=trials, max_epochs=max_epochs, tuner="random")
     return WorkerPool(WorkerTask.RUN, config.to_dict(),
                       ClusterSettings(workers=2, **{**FAST, **cluster}))
 
@@ -80,6 +81,27 @@ def test_chief_and_two_workers_run_each_trial_of_the_budget_once(small_csv, tmp_
     by_trial = {d["trial_id"]: d["worker"] for d in lines if d["type"] == "trial_ended"}
     assert by_trial == {e.trial_id: e.worker for e in ended}
     assert sum(1 for d in lines if d["type"] == "search_finished") == 1
+
+
+def test_workers_keep_each_network_at_its_lowest_validation_loss(tmp_path):
+    """Where the objective is accuracy, the epoch kept (`search.EpochsByLoss`) and the score
+    (the chief's `score_trial`) travel through KerasTuner's gRPC oracle like any metric."""
+    import pandas as pd
+
+    texts, labels = review_texts(240, seed=2)
+    data = tmp_path / "reviews.csv"
+    pd.DataFrame({"review": texts, "sentiment": labels}).to_csv(data, index=False)
+    events = _drain(_pool(data, tmp_path / "p", trials=2, template="sentiment", max_epochs=4))
+    assert isinstance(events[-1], ev.SearchFinished), events[-1]
+    assert _of(events, ev.SearchStarted)[0].epochs_by == "val_loss"
+    ended = _of(events, ev.TrialEnded)
+    assert len(ended) == 2 and all(e.worker for e in ended)         # run by the workers
+    for trial in ended:
+        logs = [e.logs for e in _of(events, ev.EpochEnded) if e.trial_id == trial.trial_id]
+        losses = [log["val_loss"] for log in logs]
+        kept = losses.index(min(losses))
+        assert trial.kept_epoch == kept + 1
+        assert trial.score == pytest.approx(logs[kept]["val_accuracy"])
 
 
 def test_a_worker_killed_mid_trial_has_its_trial_rerun_once(small_csv, tmp_path):
